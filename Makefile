@@ -1,0 +1,51 @@
+# swarmstack: `make lab` and `make test` are all a new user needs; both set
+# up this machine first (Debian packages, .venv, a running Docker engine).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+LAB_INVENTORY ?= inventory/lab
+PLAYBOOK := ansible-playbook -i $(LAB_INVENTORY)
+
+.PHONY: help setup lab lab-up lab-down test lint unit molecule bench lock
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## Install what the project needs on this machine (idempotent)
+	@scripts/setup-host.sh
+
+lab-up: setup ## Start the three lab nodes (vCon01-03) only
+	$(PLAYBOOK) playbooks/lab.yml
+
+lab: lab-up ## Start the lab and deploy the whole stack on it with site.yml
+	$(PLAYBOOK) site.yml
+
+lab-down: setup ## Remove the lab: its containers, volumes, network and key
+	$(PLAYBOOK) playbooks/lab.yml -e lab_state=absent
+
+test: setup lint unit molecule ## Every test: lint, unit tests, Molecule
+
+lint: setup ## yamllint, ansible-lint (production profile), ruff
+	yamllint --strict .
+	ansible-lint
+	ruff check .
+
+unit: setup ## Unit and integration tests of the apps against a real redis-server
+	pytest
+
+molecule: setup ## Molecule: three docker-in-docker nodes, converge, idempotence, verify
+	molecule test
+
+bench: setup ## Benchmarks (not part of `make test`)
+	python bench/app_bench.py
+
+lock: ## Re-pin requirements.txt from requirements.in
+	python3 -m venv /tmp/swarmstack-lock && /tmp/swarmstack-lock/bin/pip install -q -r requirements.in
+	{ echo "# Lock of requirements.in: every package pinned. Regenerate with 'make lock'."; \
+	  /tmp/swarmstack-lock/bin/pip freeze; } > requirements.txt
+	rm -rf /tmp/swarmstack-lock
