@@ -11,7 +11,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 LAB_INVENTORY ?= inventory/lab
 PLAYBOOK := ansible-playbook -i $(LAB_INVENTORY)
 
-.PHONY: help setup lab lab-up lab-down test lint unit molecule bench lock
+.PHONY: help setup lab lab-up lab-down verify test lint unit molecule bench lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,8 +22,12 @@ setup: ## Install what the project needs on this machine (idempotent)
 lab-up: setup ## Start the three lab nodes (vCon01-03) only
 	$(PLAYBOOK) playbooks/lab.yml
 
-lab: lab-up ## Start the lab and deploy the whole stack on it with site.yml
+lab: lab-up ## Start the lab, deploy the whole stack on it with site.yml, verify it
 	$(PLAYBOOK) site.yml
+	$(PLAYBOOK) playbooks/verify.yml
+
+verify: setup ## Run playbooks/verify.yml against the lab (the stack must be up)
+	$(PLAYBOOK) playbooks/verify.yml
 
 lab-down: setup ## Remove the lab: its containers, volumes, network and key
 	$(PLAYBOOK) playbooks/lab.yml -e lab_state=absent

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Concurrent GET / against the nodes, bounded in clients, time and requests.
+
+Prints one JSON object: how many answers of each status, transport errors,
+and the highest visit count seen. Only the URLs given are contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+
+VISITS = re.compile(rb"<b>Visits:</b> (\d+)")
+
+
+def worker(urls: list[str], deadline: float, limit: int, out: Counter, top: list[int],
+           lock: threading.Lock) -> None:
+    done = 0
+    while time.monotonic() < deadline and done < limit:
+        url = urls[done % len(urls)]
+        done += 1
+        try:
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                body = answer.read()
+                status = str(answer.status)
+        except urllib.error.HTTPError as err:
+            status, body = str(err.code), b""
+        except OSError as err:
+            status, body = f"error: {type(err).__name__}", b""
+        match = VISITS.search(body)
+        with lock:
+            out[status] += 1
+            if match:
+                top[0] = max(top[0], int(match.group(1)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--max-requests", type=int, default=100_000)
+    parser.add_argument("urls", nargs="+")
+    args = parser.parse_args()
+    out: Counter = Counter()
+    top = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + min(args.seconds, 300)
+    per_client = max(1, args.max_requests // args.clients)
+    threads = [
+        threading.Thread(target=worker, args=(args.urls[i % len(args.urls):] + args.urls[: i % len(args.urls)],
+                                              deadline, per_client, out, top, lock))
+        for i in range(args.clients)
+    ]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(json.dumps({"statuses": dict(out), "ok": out["200"], "total": sum(out.values()),
+                      "max_visits": top[0], "seconds": round(time.monotonic() - started, 2)}))
+
+
+if __name__ == "__main__":
+    main()
