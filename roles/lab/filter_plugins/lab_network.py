@@ -46,9 +46,7 @@ def lab_range_clashes(
     lab = _network(subnet)
     if lab is None:
         return []
-    own_bridges = {
-        "br-" + net["Id"][:12] for net in networks if net.get("Name") == own_network
-    }
+    own_bridges = {"br-" + net["Id"][:12] for net in networks if net.get("Name") == own_network}
     users: list[tuple[str, str]] = []
     for net in networks:
         if net.get("Name") == own_network:

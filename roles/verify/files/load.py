@@ -19,8 +19,9 @@ from collections import Counter
 VISITS = re.compile(rb"<b>Visits:</b> (\d+)")
 
 
-def worker(urls: list[str], deadline: float, limit: int, out: Counter, top: list[int],
-           lock: threading.Lock) -> None:
+def worker(
+    urls: list[str], deadline: float, limit: int, out: Counter, top: list[int], lock: threading.Lock
+) -> None:
     done = 0
     while time.monotonic() < deadline and done < limit:
         url = urls[done % len(urls)]
@@ -40,6 +41,12 @@ def worker(urls: list[str], deadline: float, limit: int, out: Counter, top: list
                 top[0] = max(top[0], int(match.group(1)))
 
 
+def rotated(urls: list[str], by: int) -> list[str]:
+    """The URLs starting at a different one for each client."""
+    by %= len(urls)
+    return urls[by:] + urls[:by]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=8)
@@ -53,8 +60,10 @@ def main() -> None:
     deadline = time.monotonic() + min(args.seconds, 300)
     per_client = max(1, args.max_requests // args.clients)
     threads = [
-        threading.Thread(target=worker, args=(args.urls[i % len(args.urls):] + args.urls[: i % len(args.urls)],
-                                              deadline, per_client, out, top, lock))
+        threading.Thread(
+            target=worker,
+            args=(rotated(args.urls, i), deadline, per_client, out, top, lock),
+        )
         for i in range(args.clients)
     ]
     started = time.monotonic()
@@ -62,8 +71,17 @@ def main() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    print(json.dumps({"statuses": dict(out), "ok": out["200"], "total": sum(out.values()),
-                      "max_visits": top[0], "seconds": round(time.monotonic() - started, 2)}))
+    print(
+        json.dumps(
+            {
+                "statuses": dict(out),
+                "ok": out["200"],
+                "total": sum(out.values()),
+                "max_visits": top[0],
+                "seconds": round(time.monotonic() - started, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
