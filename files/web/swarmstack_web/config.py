@@ -1,0 +1,103 @@
+"""Settings of the web app: environment variables with defaults, overridable by a mapping."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting has a value the app cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app reads from its environment.
+
+    Each field is read from the environment variable of the same name in upper case.
+    """
+
+    redis_host: str = "redis"
+    redis_port: int = 6379
+    redis_db: int = 0
+    redis_password_file: str = ""
+    redis_socket_timeout: float = 2.0
+    redis_connect_timeout: float = 2.0
+    redis_bulk_timeout: float = 60.0
+    counter_key: str = "counter"
+    name: str = "World"
+    data_file: str = ""
+    data_max_bytes: int = 64 * 1024 * 1024
+    data_key_prefix: str = "meteorite:"
+    data_batch_size: int = 1000
+
+    @property
+    def data_index_key(self) -> str:
+        """Sorted set of the loaded ids (score = load position); never starts with the prefix."""
+        return f"{self._internal_base}ids"
+
+    @property
+    def data_load_key_prefix(self) -> str:
+        """Prefix of the temporary id set a running load uses to find duplicate ids."""
+        return f"{self._internal_base}load:"
+
+    @property
+    def _internal_base(self) -> str:
+        last = self.data_key_prefix[-1]
+        return self.data_key_prefix[:-1] + ("#" if last == "@" else "@")
+
+    def redis_password(self) -> str | None:
+        """Read the password from REDIS_PASSWORD_FILE; None when unset, absent or empty."""
+        if not self.redis_password_file:
+            return None
+        path = Path(self.redis_password_file)
+        if not path.is_file():
+            return None
+        password = path.read_text(encoding="utf-8").rstrip("\r\n")
+        return password or None
+
+
+def _convert(name: str, kind: type, raw: Any) -> Any:
+    if isinstance(raw, kind) and not isinstance(raw, bool):
+        return raw
+    if name == "redis_port" and str(raw).startswith("tcp://"):
+        raw = str(raw).rsplit(":", 1)[-1]  # REDIS_PORT=tcp://host:6379 set by links/k8s
+    try:
+        value = kind(str(raw).strip()) if kind is not str else str(raw)
+    except ValueError:
+        raise ConfigError(f"{name.upper()}={raw!r} is not a valid {kind.__name__}") from None
+    return value
+
+
+def _check(settings: Settings) -> Settings:
+    if not settings.data_key_prefix:
+        raise ConfigError("DATA_KEY_PREFIX must not be empty (e.g. 'meteorite:')")
+    for name in ("redis_socket_timeout", "redis_connect_timeout", "redis_bulk_timeout"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{name.upper()} must be a positive number of seconds")
+    if settings.data_max_bytes <= 0 or settings.data_batch_size <= 0:
+        raise ConfigError("DATA_MAX_BYTES and DATA_BATCH_SIZE must be positive")
+    return settings
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build Settings from `environ` (default os.environ), then `overrides`.
+
+    Keys are matched case-insensitively to the field names (REDIS_HOST or redis_host).
+    Unknown override keys are ignored so that Flask options can share the mapping.
+    """
+    environ = os.environ if environ is None else environ
+    wanted = {f.name: f for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for source in (environ, overrides or {}):
+        for key, raw in source.items():
+            name = key.lower()
+            if name in wanted and not (raw == "" and source is environ):
+                kind = type(getattr(Settings, name))
+                values[name] = _convert(name, kind, raw)
+    return _check(Settings(**values))
