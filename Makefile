@@ -38,6 +38,7 @@ lint: setup ## yamllint, ansible-lint (production profile), ruff
 	yamllint --strict .
 	ansible-lint
 	ruff check .
+	ruff format --check .
 
 unit: setup ## Unit and integration tests of the apps against a real redis-server
 	pytest
