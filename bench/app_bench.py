@@ -281,20 +281,26 @@ def start_limited(
     return container
 
 
+def start_redis(network: str, containers: list[Container]) -> Container:
+    """A throwaway Redis without persistence, reachable as `redis` on the network."""
+    redis = Container(
+        network,
+        f"{network}-redis",
+        IMAGES["redis"][0],
+        alias="redis",
+        command=["redis-server", "--appendonly", "no", "--save", ""],
+    )
+    containers.append(redis)
+    return redis
+
+
 # --- 1. GET / at 0.1 CPU ------------------------------------------------------------------
 
 
 def bench_counter_page(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     with bench_network() as (network, containers):
-        redis = Container(
-            network,
-            f"{network}-redis",
-            IMAGES["redis"][0],
-            alias="redis",
-            command=["redis-server", "--appendonly", "no", "--save", ""],
-        )
-        containers.append(redis)
+        start_redis(network, containers)
         targets = [("tutorial app, Flask development server", IMAGES["tutorial"][0], {})]
         targets += [
             (label, IMAGES["web"][0], {"GUNICORN_CMD_ARGS": extra})
@@ -428,14 +434,7 @@ def bench_load_on_host(args: argparse.Namespace) -> dict[str, Any]:
 def bench_data_in_container(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     with bench_network() as (network, containers):
-        redis = Container(
-            network,
-            f"{network}-redis",
-            IMAGES["redis"][0],
-            alias="redis",
-            command=["redis-server", "--appendonly", "no", "--save", ""],
-        )
-        containers.append(redis)
+        start_redis(network, containers)
         web = start_limited(
             network, containers, f"{network}-web", IMAGES["web"][0], {"REDIS_HOST": "redis"}
         )
