@@ -2,7 +2,10 @@
 """Concurrent GET / against the nodes, bounded in clients, time and requests.
 
 Prints one JSON object: how many answers of each status, transport errors,
-and the highest visit count seen. Only the URLs given are contacted.
+how many 200 pages had a visit count or said the counter is disabled, and
+the highest visit count seen. Only the URLs given are contacted. SIGTERM
+ends it early, still printing the JSON, so it can run in the background for
+as long as an operation takes.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import threading
 import time
 import urllib.error
@@ -17,13 +21,21 @@ import urllib.request
 from collections import Counter
 
 VISITS = re.compile(rb"<b>Visits:</b> (\d+)")
+DISABLED = b"counter disabled"
 
 
 def worker(
-    urls: list[str], deadline: float, limit: int, out: Counter, top: list[int], lock: threading.Lock
+    urls: list[str],
+    deadline: float,
+    limit: int,
+    out: Counter,
+    top: list[int],
+    lock: threading.Lock,
+    stop: threading.Event,
+    pause: float = 0.0,
 ) -> None:
     done = 0
-    while time.monotonic() < deadline and done < limit:
+    while not stop.is_set() and time.monotonic() < deadline and done < limit:
         url = urls[done % len(urls)]
         done += 1
         try:
@@ -37,8 +49,13 @@ def worker(
         match = VISITS.search(body)
         with lock:
             out[status] += 1
+            if status == "200":
+                page = "counted" if match else "counter disabled" if DISABLED in body else "other"
+                out[f"page: {page}"] += 1
             if match:
                 top[0] = max(top[0], int(match.group(1)))
+        if pause and status.startswith("error"):
+            stop.wait(pause)  # a node that is down is not hammered
 
 
 def rotated(urls: list[str], by: int) -> list[str]:
@@ -52,17 +69,34 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--max-requests", type=int, default=100_000)
+    parser.add_argument(
+        "--error-pause",
+        type=float,
+        default=0.0,
+        help="seconds a client waits after a transport error",
+    )
     parser.add_argument("urls", nargs="+")
     args = parser.parse_args()
     out: Counter = Counter()
     top = [0]
     lock = threading.Lock()
-    deadline = time.monotonic() + min(args.seconds, 300)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    deadline = time.monotonic() + min(args.seconds, 900)
     per_client = max(1, args.max_requests // args.clients)
     threads = [
         threading.Thread(
             target=worker,
-            args=(rotated(args.urls, i), deadline, per_client, out, top, lock),
+            args=(
+                rotated(args.urls, i),
+                deadline,
+                per_client,
+                out,
+                top,
+                lock,
+                stop,
+                args.error_pause,
+            ),
         )
         for i in range(args.clients)
     ]
@@ -71,10 +105,12 @@ def main() -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    pages = {key[6:]: out.pop(key) for key in list(out) if key.startswith("page: ")}
     print(
         json.dumps(
             {
                 "statuses": dict(out),
+                "pages": pages,
                 "ok": out["200"],
                 "total": sum(out.values()),
                 "max_visits": top[0],

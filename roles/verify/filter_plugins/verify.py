@@ -43,8 +43,29 @@ def drill_records(count: int, first_id: int = 900001) -> list[dict[str, str]]:
     ]
 
 
+def verify_web_running(
+    tasks: list[dict[str, Any]], stack: str, not_on: str = ""
+) -> list[dict[str, Any]]:
+    """The stack's web tasks that are meant to run and do, on any node but not_on.
+
+    tasks are `docker stack ps` rows as community.docker.docker_stack_task_info gives them.
+    """
+    return [
+        task
+        for task in tasks
+        if str(task.get("Name", "")).startswith(f"{stack}_web.")
+        and str(task.get("DesiredState", "")).lower() == "running"
+        and str(task.get("CurrentState", "")).lower().startswith("running")
+        and task.get("Node") != not_on
+    ]
+
+
 class FilterModule:
     """verify filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"hello_page": hello_page, "drill_records": drill_records}
+        return {
+            "hello_page": hello_page,
+            "drill_records": drill_records,
+            "verify_web_running": verify_web_running,
+        }
