@@ -1,11 +1,20 @@
 """site.yml's preflight: bad inventories and settings fail before any change, naming the problem.
 
 The hosts are this machine through the local connection (no SSH, no become),
-except where a test wants a host that cannot be reached.
+except where a test wants a host that cannot be reached. Two such hosts are
+one machine, which preflight refuses: the checks that need several machines
+(the swarm ports, an even number of managers) run on a lab of their own in
+test_preflight_ports.py.
 """
 
 from __future__ import annotations
 
+import platform
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
 LOCAL = {
     "ansible_connection": "local",
     "ansible_become": False,
@@ -28,9 +37,16 @@ def inventory(managers: list[str], workers: list[str], **host_vars: dict) -> dic
 
 
 def test_a_good_inventory_passes(playbook) -> None:
-    run = playbook("playbooks/preflight.yml", inventory(["m1"], ["w1", "w2"]))
+    """Good settings too, from the inventory and the command line, pass their roles' specs."""
+    run = playbook(
+        "playbooks/preflight.yml",
+        inventory(["m1"], [], m1={"stack_redis_persistence": "rdb", "swarm_listen_port": 2377}),
+        "-e",
+        "stack_web_port=8081",
+    )
     assert run.rc == 0, run.output
     assert "WARNING: " not in run.flat
+    assert "changed=0" in run.flat
 
 
 def test_no_manager_is_refused(playbook) -> None:
@@ -46,13 +62,6 @@ def test_a_host_in_both_groups_is_refused(playbook) -> None:
     run = playbook("playbooks/preflight.yml", inventory(["m1", "w1"], ["w1", "w2"]))
     assert run.rc != 0
     assert "w1 is in both 'managers' and 'workers'; a node is one or the other." in run.flat
-
-
-def test_an_even_number_of_managers_is_warned_about(playbook) -> None:
-    run = playbook("playbooks/preflight.yml", inventory(["m1", "m2"], ["w1"]))
-    assert run.rc == 0, run.output
-    assert "WARNING: 2 managers." in run.flat
-    assert "use an odd number (1, 3 or 5)" in run.flat
 
 
 def test_an_unreachable_node_is_named(playbook) -> None:
@@ -84,4 +93,101 @@ def test_site_stops_at_preflight_before_any_change(playbook) -> None:
     run = playbook("site.yml", inventory([], ["w1"]))
     assert run.rc != 0
     assert "has no host in the group 'managers'" in run.flat
+    assert "Install and start Docker Engine" not in run.output
+
+
+def test_an_old_python_on_the_controller_is_refused(playbook, playbook_python) -> None:
+    run = playbook(
+        "playbooks/preflight.yml",
+        inventory(["m1"], []),
+        "-e",
+        "preflight_min_controller_python_version=3.99",
+    )
+    assert run.rc != 0
+    assert (
+        f"The controller runs Python {platform.python_version()} ({playbook_python}), older than"
+        " 3.99; make .venv with a newer python3 (`make setup`) and use"
+        " .venv/bin/ansible-playbook." in run.flat
+    ), run.flat
+
+
+def test_an_old_python_on_a_node_is_refused(playbook, playbook_python) -> None:
+    run = playbook(
+        "playbooks/preflight.yml",
+        inventory(["m1"], []),
+        "-e",
+        "preflight_min_node_python_version=3.99",
+    )
+    assert run.rc != 0
+    assert (
+        f"m1 runs Python {platform.python_version()} ({playbook_python}); the nodes need"
+        " Python 3.99 or later. Install a newer python3 there or point"
+        " ansible_python_interpreter at one. Nothing was changed." in run.flat
+    ), run.flat
+
+
+def test_two_hosts_at_one_address_are_refused(playbook) -> None:
+    same = {"ansible_host": "198.51.100.5"}
+    run = playbook("playbooks/preflight.yml", inventory(["m1"], ["w1", "w2"], m1=same, w2=same))
+    assert run.rc != 0
+    assert (
+        "m1 and w2 are one machine: Ansible reaches both at 198.51.100.5, port 22. A machine can be"
+        " one swarm node only; give each host its own ansible_host. Nothing was changed."
+        in run.flat
+    ), run.flat
+
+
+def test_the_same_address_on_other_ports_is_two_machines(playbook) -> None:
+    """Hosts behind one address with their own SSH ports pass the address check.
+
+    Here they are this machine twice, so the hostname check refuses them next.
+    """
+    run = playbook(
+        "playbooks/preflight.yml",
+        inventory(
+            ["m1"],
+            ["w1"],
+            m1={"ansible_host": "198.51.100.5", "ansible_port": 2201},
+            w1={"ansible_host": "198.51.100.5", "ansible_port": 2202},
+        ),
+    )
+    assert run.rc != 0
+    assert "Ansible reaches both" not in run.flat
+    assert f"m1 and w1 are one machine: their hostname is {platform.node()}." in run.flat
+
+
+def test_two_hosts_with_one_hostname_are_refused(playbook) -> None:
+    run = playbook("playbooks/preflight.yml", inventory(["m1"], ["w1"]))
+    assert run.rc != 0
+    assert (
+        f"m1 and w1 are one machine: their hostname is {platform.node()}. A machine can be one"
+        " swarm node only, and swarm knows nodes by their hostname; give each node its own."
+        " Nothing was changed." in run.flat
+    ), run.flat
+
+
+def spec_choices(role: str, option: str) -> list[str]:
+    path = Path(ROOT, "roles", role, "meta", "argument_specs.yml")
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return spec["argument_specs"]["main"]["options"][option]["choices"]
+
+
+def test_settings_their_roles_refuse_stop_site_before_any_change(playbook) -> None:
+    """One bad value from the inventory, one from the command line."""
+    run = playbook(
+        "site.yml",
+        inventory(["m1"], [], m1={"stack_redis_persistence": "bogus"}),
+        "-e",
+        "stack_web_port=eighty",
+    )
+    assert run.rc != 0
+    choices = ", ".join(spec_choices("stack", "stack_redis_persistence"))
+    assert (
+        "Settings of m1 that their roles refuse: role stack:"
+        " argument 'stack_web_port' is of type str and we were unable to convert to int:"
+        """ "'eighty'" cannot be converted to an int;"""
+        f" value of stack_redis_persistence must be one of: {choices}, got: bogus."
+        " Fix them in the inventory or on the command line; each role's README lists its"
+        " settings. Nothing was changed." in run.flat
+    ), run.flat
     assert "Install and start Docker Engine" not in run.output
