@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import socket
 
 import pytest
 
@@ -83,3 +85,23 @@ def test_no_container_runs_as_root(host) -> None:
     for cid in ids:
         user = docker(host, "inspect", "--format", "'{{.Config.User}}'", cid).strip()
         assert user not in ("", "0", "root") and not user.startswith(("0:", "root:")), cid
+
+
+def test_redis_port_refuses_the_machine_running_the_lab(host) -> None:
+    address = host.ansible.get_variables()["ansible_host"]
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((address, 6379), timeout=5).close()
+
+
+def test_redis_answers_noauth_without_the_password(host) -> None:
+    if not is_manager(host):
+        pytest.skip("asked once, from a web container on the manager")
+    service = f"label=com.docker.swarm.service.name={STACK}_web"
+    web = docker(host, "ps", "-q", "--filter", service).split()
+    assert web, "no web container runs on this node"
+    probe = (
+        "import socket; s = socket.create_connection(('redis', 6379), timeout=5); "
+        "s.sendall(b'GET counter\\r\\n'); print(s.recv(200).decode())"
+    )
+    answer = docker(host, "exec", web[0], "python3", "-c", shlex.quote(probe))
+    assert answer.startswith("-NOAUTH"), answer
