@@ -46,8 +46,10 @@ unit: setup ## Unit and integration tests of the apps against a real redis-serve
 molecule: setup ## Molecule: three docker-in-docker nodes, converge, idempotence, verify
 	molecule test
 
-bench: setup ## Benchmarks (not part of `make test`)
-	python bench/app_bench.py
+# BENCH_QUICK=1: small sizes and short runs, for development.
+bench: setup ## Benchmarks: the app, then the system on its own lab (not part of `make test`)
+	python bench/app_bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--duration 3 --warmup 1 --repeat 1 --no-big)
+	python bench/system_bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick)
 
 lock: ## Re-pin requirements.txt from requirements.in
 	python3 -m venv /tmp/swarmstack-lock && /tmp/swarmstack-lock/bin/pip install -q -r requirements.in
