@@ -36,6 +36,34 @@ def stack_tasks_describe(tasks: list[Task]) -> list[str]:
     return lines
 
 
+def stack_service_spread(
+    tasks: list[Task], nodes: list[dict[str, Any]], service: str
+) -> dict[str, int]:
+    """Running tasks of `service` on each node that can take new tasks (ready and active).
+
+    `nodes` are `docker node inspect` objects (community.docker.docker_node_info).
+    """
+    counts = {
+        str(node["Description"]["Hostname"]): 0
+        for node in nodes
+        if node.get("Status", {}).get("State") == "ready"
+        and node.get("Spec", {}).get("Availability") == "active"
+    }
+    for task in stack_tasks_running(tasks):
+        if str(task.get("Name", "")).startswith(f"{service}.") and task.get("Node") in counts:
+            counts[task["Node"]] += 1
+    return counts
+
+
+def stack_spread_moves(counts: dict[str, int]) -> int:
+    """How many tasks must move so that no node runs two more than another (0: none)."""
+    values = list(counts.values())
+    if len(values) < 2 or max(values) - min(values) <= 1:
+        return 0
+    low, high = sum(values) // len(values), -(-sum(values) // len(values))
+    return max(sum(max(0, v - high) for v in values), sum(max(0, low - v) for v in values))
+
+
 class FilterModule:
     """Stack task filters."""
 
@@ -44,4 +72,6 @@ class FilterModule:
             "stack_tasks_running": stack_tasks_running,
             "stack_tasks_not_running": stack_tasks_not_running,
             "stack_tasks_describe": stack_tasks_describe,
+            "stack_service_spread": stack_service_spread,
+            "stack_spread_moves": stack_spread_moves,
         }
