@@ -43,8 +43,9 @@ lint: setup ## yamllint, ansible-lint (production profile), ruff
 unit: setup ## Unit and integration tests of the apps against a real redis-server
 	pytest
 
-molecule: setup ## Molecule: three docker-in-docker nodes, converge, idempotence, verify
+molecule: setup ## Molecule: default (3 nodes: converge, idempotence, verify) and drills (4 nodes: drills, operations)
 	molecule test
+	molecule test -s drills
 
 # BENCH_QUICK=1: small sizes and short runs, for development.
 bench: setup ## Benchmarks: the app, then the system on its own lab (not part of `make test`)
