@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -97,13 +96,10 @@ def test_body_over_the_limit_over_http(gunicorn: Gunicorn, rdb: redis.Redis, chu
     assert rdb.zrange("meteorite@ids", 0, -1) == before
 
 
-def test_sigterm_exits_zero_within_two_seconds(redis_server: RedisServer) -> None:
+def test_sigterm_exits_zero(redis_server: RedisServer) -> None:
     server = Gunicorn(redis_server)
     with requests.Session() as session:  # an open keep-alive connection
         assert session.get(f"{server.url}/", timeout=5).status_code == 200
-        started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         code = server.process.wait(timeout=10)
-        elapsed = time.monotonic() - started
     assert code == 0
-    assert elapsed < 2, f"took {elapsed:.2f} s"
