@@ -35,6 +35,7 @@ def ansible_env(**extra: str) -> dict[str, str]:
         **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",  # Molecule sets it; colour codes hide the PLAY RECAP
         **extra,
     }
 
