@@ -89,6 +89,20 @@ def test_web_replicas_must_be_a_positive_integer(playbook) -> None:
         )
 
 
+def test_pinned_parts_must_be_on_a_manager(playbook) -> None:
+    run = playbook(
+        "playbooks/preflight.yml",
+        inventory(["m1"], ["w1"]),
+        *("-e", "stack_redis_host=w1 stack_visualizer_host=nowhere"),
+    )
+    assert run.rc != 0
+    assert (
+        "stack_redis_host is w1, which is not in the group 'managers'; stack_visualizer_host is "
+        "nowhere, which is not in the group 'managers': the stack deploys, and runs Redis and the "
+        "visualizer, on a manager. Name one of m1. Nothing was changed."
+    ) in run.flat, run.flat
+
+
 def test_site_stops_at_preflight_before_any_change(playbook) -> None:
     run = playbook("site.yml", inventory([], ["w1"]))
     assert run.rc != 0
