@@ -11,10 +11,10 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 LAB_INVENTORY ?= inventory/lab
 PLAYBOOK := ansible-playbook -i $(LAB_INVENTORY)
 
-.PHONY: help setup lab lab-up lab-down verify test lint unit molecule bench lock
+.PHONY: help setup lab lab-up lab-down verify test lint unit base-image molecule molecule-default molecule-drills bench lock
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 setup: ## Install what the project needs on this machine (idempotent)
 	@scripts/setup-host.sh
@@ -32,7 +32,11 @@ verify: setup ## Run playbooks/verify.yml against the lab (the stack must be up)
 lab-down: setup ## Remove the lab: its containers, volumes, network and key
 	$(PLAYBOOK) playbooks/lab.yml -e lab_state=absent
 
-test: setup lint unit molecule ## Every test: lint, unit tests, Molecule
+# The unit tests and the two Molecule scenarios run at the same time, each
+# line of their output prefixed with its name: they use their own names and
+# address ranges, and the base image they all start from is made first.
+test: setup lint base-image ## Every test: lint, then unit tests and both Molecule scenarios at once
+	$(MAKE) --no-print-directory -j3 unit molecule-default molecule-drills
 
 lint: setup ## yamllint, ansible-lint (production profile), ruff
 	yamllint --strict .
@@ -41,11 +45,19 @@ lint: setup ## yamllint, ansible-lint (production profile), ruff
 	ruff format --check .
 
 unit: setup ## Unit and integration tests of the apps against a real redis-server
-	pytest
+	pytest 2>&1 | sed -u 's/^/[unit] /'
 
-molecule: setup ## Molecule: default (3 nodes: converge, idempotence, verify) and drills (4 nodes: drills, operations)
-	molecule test
-	molecule test -s drills
+base-image: setup ## The debootstrap base image, on this machine (site.yml makes it too)
+	$(PLAYBOOK) playbooks/base_image.yml
+
+molecule: setup base-image ## Both Molecule scenarios at once: default and drills
+	$(MAKE) --no-print-directory -j2 molecule-default molecule-drills
+
+molecule-default: setup ## Molecule default: 3 nodes, converge, idempotence, verify.yml, testinfra
+	molecule test 2>&1 | sed -u 's/^/[default] /'
+
+molecule-drills: setup ## Molecule drills: 3 managers + 1 worker, the service-interrupting drills, operations tests
+	molecule test -s drills 2>&1 | sed -u 's/^/[drills] /'
 
 # BENCH_QUICK=1: small sizes and short runs, for development.
 bench: setup ## Benchmarks: the app, then the system on its own lab (not part of `make test`)
