@@ -103,6 +103,30 @@ def test_pinned_parts_must_be_on_a_manager(playbook) -> None:
     ) in run.flat, run.flat
 
 
+def test_remove_node_refuses_a_node_the_stack_is_pinned_to(playbook) -> None:
+    """Its pinned tasks could not move away when it is drained."""
+    run = playbook(
+        "playbooks/remove_node.yml",
+        inventory(["m1", "m2", "m3"], ["w1"]),
+        *("-e", "node=m2 stack_redis_host=m2 stack_visualizer_host=m2"),
+    )
+    assert run.rc != 0
+    assert (
+        "m2 runs Redis and holds its data (stack_redis_host) and the visualizer "
+        "(stack_visualizer_host): move them to another manager before removing it. "
+        "Nothing was changed."
+    ) in run.flat, run.flat
+    run = playbook(
+        "playbooks/remove_node.yml",
+        inventory(["m1", "m2", "m3"], ["w1"]),
+        *("-e", "node=m3 stack_visualizer_host=m3"),
+    )
+    assert (
+        "m3 runs the visualizer (stack_visualizer_host): move it to another manager before "
+        "removing it. Nothing was changed."
+    ) in run.flat, run.flat
+
+
 def test_site_stops_at_preflight_before_any_change(playbook) -> None:
     run = playbook("site.yml", inventory([], ["w1"]))
     assert run.rc != 0
