@@ -430,6 +430,42 @@ def read_peaks(groups: list[Path]) -> dict[str, Any]:
     }
 
 
+def web_cpu(lab: Lab) -> dict[str, tuple[int, int, int]]:
+    """Per web task: CPU time used (ns), CFS periods and throttled periods (cgroup v1,
+    read on this machine as for the memory peaks)."""
+    cgroups = Path("/sys/fs/cgroup")
+    cpu, acct = (
+        (cgroups / "cpu,cpuacct",) * 2
+        if (cgroups / "cpu,cpuacct" / "cpu.stat").exists()
+        else (cgroups / "cpu", cgroups / "cpuacct")
+    )
+    tasks = {}
+    for _, cid in lab.find("web"):
+        with suppress(OSError, ValueError, KeyError):
+            stat_text = (cpu / "docker" / cid / "cpu.stat").read_text()
+            stat = dict(line.split() for line in stat_text.splitlines())
+            usage = int((acct / "docker" / cid / "cpuacct.usage").read_text())
+            tasks[cid] = (usage, int(stat["nr_periods"]), int(stat["nr_throttled"]))
+    return tasks
+
+
+def cpu_delta(
+    before: dict[str, tuple[int, int, int]], after: dict[str, tuple[int, int, int]], requests: int
+) -> dict[str, Any]:
+    """What the web tasks running throughout spent per request, and how often their CPU
+    limit held them back (a task started or stopped meanwhile is left out, and named)."""
+    both = sorted(set(before) & set(after))
+    used, periods, throttled = (
+        sum(after[cid][i] - before[cid][i] for cid in both) for i in range(3)
+    )
+    return {
+        "web_cpu_ms_per_request": round(used / 1e6 / requests, 2) if requests and both else None,
+        "web_throttled_share": round(throttled / periods, 2) if periods else None,
+        "web_tasks_read": len(both),
+        "web_tasks_changed": len(set(before) ^ set(after)),
+    }
+
+
 # --- 1. Convergence ----------------------------------------------------------------------
 
 
@@ -625,8 +661,9 @@ def measure_get(
     )
     servers = servers_seen(lab)
     wrk(lab, args.connections, args.warmup, script)
-    before = redis_counter(lab)
+    before, cpu_before = redis_counter(lab), web_cpu(lab)
     result = wrk(lab, args.connections, args.duration, script)
+    result.update(cpu_delta(cpu_before, web_cpu(lab), result["requests"]))
     result["counter_delta"] = redis_counter(lab) - before
     result["servers"] = servers
     result["label"] = label
@@ -697,6 +734,11 @@ def bench_get(lab: Lab, args: argparse.Namespace, web_image: str) -> dict[str, A
         "errors": first["errors"] + again["errors"],
         "counter_delta": first["counter_delta"] + again["counter_delta"],
         "requests": first["requests"] + again["requests"],
+        **{
+            key: round((first[key] + again[key]) / 2, 2)
+            for key in ("web_cpu_ms_per_request", "web_throttled_share")
+            if first.get(key) is not None and again.get(key) is not None
+        },
     }
     return {
         "connections": args.connections,
@@ -863,13 +905,16 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             "## GET / through port 80",
             "",
-            "| run | req/s | p50 ms | p99 ms | errors | counter delta |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            "| run | req/s | p50 ms | p99 ms | errors | counter delta "
+            "| web CPU ms/request | web periods throttled |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for row in [*get["runs"], get["stack"]]:
             lines.append(
                 f"| {row['label']} | {row['rps']} | {row['p50_ms']} | {row['p99_ms']} | "
-                f"{row['errors']} | {row['counter_delta']} |"
+                f"{row['errors']} | {row['counter_delta']} | "
+                f"{row.get('web_cpu_ms_per_request', '-')} | "
+                f"{row.get('web_throttled_share', '-')} |"
             )
         lines.append("")
     if post := report.get("post"):
