@@ -58,7 +58,15 @@ def wait(driver: webdriver.Chrome, what: str, check: Callable[[webdriver.Chrome]
 
 
 def text_of(driver: webdriver.Chrome, css: str) -> list[str]:
-    return [element.text for element in driver.find_elements(By.CSS_SELECTOR, css)]
+    """The rendered text of every element matching css, read in one script.
+
+    The page replaces its columns on every refresh (2 s). Reading each element's
+    text by its own WebDriver call can straddle a refresh and raise
+    StaleElementReferenceException; one script runs between two renders.
+    """
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText);", css
+    )
 
 
 @pytest.mark.docker
