@@ -1,4 +1,5 @@
-"""Filters over `docker stack ps` rows (community.docker.docker_stack_task_info)."""
+"""Filters over `docker stack ps` rows (community.docker.docker_stack_task_info) and
+`docker node inspect` objects (community.docker.docker_node_info)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,15 @@ def stack_service_spread(
     return counts
 
 
+def stack_nodes_labelled(nodes: list[dict[str, Any]], label: str) -> list[str]:
+    """Hostnames of the nodes whose label `label` is "true" (docker_node_info objects)."""
+    return [
+        str(node["Description"]["Hostname"])
+        for node in nodes
+        if (node.get("Spec", {}).get("Labels") or {}).get(label) == "true"
+    ]
+
+
 def stack_spread_moves(counts: dict[str, int]) -> int:
     """How many tasks must move so that no node runs two more than another (0: none)."""
     values = list(counts.values())
@@ -73,5 +83,6 @@ class FilterModule:
             "stack_tasks_not_running": stack_tasks_not_running,
             "stack_tasks_describe": stack_tasks_describe,
             "stack_service_spread": stack_service_spread,
+            "stack_nodes_labelled": stack_nodes_labelled,
             "stack_spread_moves": stack_spread_moves,
         }
