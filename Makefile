@@ -10,6 +10,10 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 LAB_INVENTORY ?= inventory/lab
 PLAYBOOK := ansible-playbook -i $(LAB_INVENTORY)
+# Prefix each line of a job run beside others with its name and the time
+# (bash's printf %(...)T): `make test | grep` follows one job, and CI's log
+# shows where the time went.
+prefix = while IFS= read -r line || [[ -n "$$line" ]]; do printf '[%s %(%T)T] %s\n' $(1) -1 "$$line"; done
 
 .PHONY: help setup lab lab-up lab-down verify test lint unit base-image molecule molecule-default molecule-drills bench lock
 
@@ -33,8 +37,9 @@ lab-down: setup ## Remove the lab: its containers, volumes, network and key
 	$(PLAYBOOK) playbooks/lab.yml -e lab_state=absent
 
 # The unit tests and the two Molecule scenarios run at the same time, each
-# line of their output prefixed with its name: they use their own names and
-# address ranges, and the base image they all start from is made first.
+# line of their output prefixed with its name and the time: they use their
+# own names and address ranges, and the base image they all start from is
+# made first.
 test: setup lint base-image ## Every test: lint, then unit tests and both Molecule scenarios at once
 	$(MAKE) --no-print-directory -j3 unit molecule-default molecule-drills
 
@@ -45,7 +50,7 @@ lint: setup ## yamllint, ansible-lint (production profile), ruff
 	ruff format --check .
 
 unit: setup ## Unit and integration tests of the apps against a real redis-server
-	pytest 2>&1 | sed -u 's/^/[unit] /'
+	pytest 2>&1 | $(call prefix,unit)
 
 base-image: setup ## The debootstrap base image, on this machine (site.yml makes it too)
 	$(PLAYBOOK) playbooks/base_image.yml
@@ -54,10 +59,10 @@ molecule: setup base-image ## Both Molecule scenarios at once: default and drill
 	$(MAKE) --no-print-directory -j2 molecule-default molecule-drills
 
 molecule-default: setup ## Molecule default: 3 nodes, converge, idempotence, verify.yml, testinfra
-	molecule test 2>&1 | sed -u 's/^/[default] /'
+	molecule test 2>&1 | $(call prefix,default)
 
 molecule-drills: setup ## Molecule drills: 3 managers + 1 worker, the service-interrupting drills, operations tests
-	molecule test -s drills 2>&1 | sed -u 's/^/[drills] /'
+	molecule test -s drills 2>&1 | $(call prefix,drills)
 
 # BENCH_QUICK=1: small sizes and short runs, for development.
 bench: setup ## Benchmarks: the app, then the system on its own lab (not part of `make test`)
