@@ -9,6 +9,7 @@ test_preflight_ports.py.
 
 from __future__ import annotations
 
+import json
 import platform
 from pathlib import Path
 
@@ -229,3 +230,27 @@ def test_settings_their_roles_refuse_stop_site_before_any_change(playbook) -> No
         " settings. Nothing was changed." in run.flat
     ), run.flat
     assert "Install and start Docker Engine" not in run.output
+
+
+def test_a_redis_password_with_a_control_character_is_refused(playbook) -> None:
+    """Refused without showing it; quotes and backslashes pass (the stack role escapes them)."""
+    for bad in ("two\nlines-S3CRET", "a\ttab-S3CRET", "bell\x07-S3CRET", "del\x7f-S3CRET"):
+        run = playbook(
+            "playbooks/preflight.yml",
+            inventory(["m1"], []),
+            "-e",
+            json.dumps({"stack_redis_password": bad}),
+        )
+        assert run.rc != 0, repr(bad)
+        assert (
+            "stack_redis_password holds a control character (a newline, a tab or another one)"
+            in run.flat
+        ), run.flat
+        assert "S3CRET" not in run.output
+    run = playbook(
+        "playbooks/preflight.yml",
+        inventory(["m1"], []),
+        "-e",
+        json.dumps({"stack_redis_password": 'q"uote\\slash päss'}),
+    )
+    assert run.rc == 0, run.output
