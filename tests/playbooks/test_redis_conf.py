@@ -4,11 +4,9 @@ redis-server: the password web sends must be the one Redis requires, whatever it
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,6 @@ import pytest
 import redis
 
 ROOT = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 TEMPLATE = ROOT / "roles" / "stack" / "templates" / "redis.conf.j2"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -33,7 +30,7 @@ PASSWORDS = [
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def rendered(tmp_path_factory: pytest.TempPathFactory, playbook_file) -> dict[str, Path]:
     """Every password's redis.conf, rendered by Ansible with the role's template in one run."""
     where = tmp_path_factory.mktemp("redis-conf")
     confs = {password: where / f"redis-{n}.conf" for n, password in enumerate(PASSWORDS)}
@@ -55,16 +52,10 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ]
     playbook = where / "render.yml"
     playbook.write_text(json.dumps(play), encoding="utf-8")
-    proc = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(playbook)],
-        cwd=ROOT,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    inventory = where / "hosts.ini"
+    inventory.write_text("localhost\n", encoding="utf-8")
+    run = playbook_file(str(playbook), inventory)
+    assert run.rc == 0, run.output
     return confs
 
 
@@ -76,7 +67,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def redis_with(tmp_path: Path) -> Iterator:
-    """Start redis-server on a rendered configuration; return a client maker for its port."""
+    """Start redis-server on a rendered configuration; return its port."""
     if not Path(REDIS_SERVER).exists():
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
     processes: list[subprocess.Popen] = []
