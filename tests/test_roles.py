@@ -88,15 +88,6 @@ def test_role_readmes_are_up_to_date() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_lab_node_and_docker_engine_share_the_offline_images_dropin() -> None:
-    lab_node = ROOT / "files" / "lab-node" / "docker-offline-images.conf"
-    role = ROOT / "roles" / "docker_engine" / "files" / "offline-images.conf"
-    assert lab_node.read_bytes() == role.read_bytes(), (
-        f"{lab_node.relative_to(ROOT)} differs from {role.relative_to(ROOT)};"
-        " copy one over the other"
-    )
-
-
 INVENTORY = """\
 swarm:
   children:

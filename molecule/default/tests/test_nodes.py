@@ -26,6 +26,18 @@ def test_docker_engine_runs_and_is_enabled(host) -> None:
     assert docker_service.is_enabled
 
 
+def test_engine_rotates_the_containers_json_logs(host) -> None:
+    """site.yml installed the engine with daemon.json's log rotation; every task has it."""
+    assert docker(host, "info", "--format", "'{{.LoggingDriver}}'").strip() == "json-file"
+    ids = docker(host, "ps", "-q", "--filter", f"label=com.docker.stack.namespace={STACK}").split()
+    assert ids, "no stack container runs on this node"
+    for cid in ids:
+        config = json.loads(
+            docker(host, "inspect", "--format", "'{{json .HostConfig.LogConfig}}'", cid)
+        )
+        assert config == {"Type": "json-file", "Config": {"max-file": "3", "max-size": "10m"}}, cid
+
+
 def test_login_user_is_not_root_and_in_docker_group(host) -> None:
     user = host.user()
     assert user.uid != 0
