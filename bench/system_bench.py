@@ -509,7 +509,9 @@ def archive_tags(path: Path) -> set[str]:
 
 
 def find_archive(tags: set[str]) -> Path:
-    """The newest archive in the controller's cache holding these images (the fewest extra)."""
+    """The newest archive in the controller's cache holding these images (the fewest extra).
+
+    site.yml keeps one archive per image there (stack_images)."""
     best: tuple[int, float, Path] | None = None
     for path in IMAGE_CACHE.glob("*.tar"):
         with suppress(tarfile.TarError, OSError, KeyError, json.JSONDecodeError):
@@ -528,8 +530,8 @@ def bench_manual(lab: Lab, files: dict[str, str], sampler: LoadSampler) -> dict[
     images = {name: spec["image"] for name, spec in compose["services"].items()}
     everywhere = {images["web"], *([images["lb"]] if "lb" in images else [])}
     archives = {
-        "managers": find_archive(set(images.values())),
-        "workers": find_archive(everywhere),
+        "managers": [find_archive({image}) for image in sorted(set(images.values()))],
+        "workers": [find_archive({image}) for image in sorted(everywhere)],
     }
     label = re.search(r"node\.labels\.(\S+) == true", files["docker-compose.yml"])
     secret_names = {key: spec["name"] for key, spec in compose["secrets"].items()}
@@ -544,6 +546,18 @@ def bench_manual(lab: Lab, files: dict[str, str], sampler: LoadSampler) -> dict[
         steps[name] = round(time.monotonic() - started, 1)
 
     manager, workers = lab.manager, lab.nodes[1:]
+
+    # The nodes are plain hosts: Docker first, as the seed's user installed it.
+    def install(node: Node) -> None:
+        lab.ssh(
+            node,
+            "sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq"
+            ' docker.io >/dev/null && sudo usermod -aG docker "$USER"',
+        )
+
+    with ThreadPoolExecutor(len(lab.nodes)) as pool:
+        list(pool.map(install, lab.nodes))
+    step("docker installed")
     lab.ssh(manager, f"docker swarm init --advertise-addr {manager.address}")
     token = lab.ssh(manager, "docker swarm join-token -q worker").strip()
     for worker in workers:
@@ -553,8 +567,8 @@ def bench_manual(lab: Lab, files: dict[str, str], sampler: LoadSampler) -> dict[
         lab.ssh(manager, f"docker node update --label-add {label.group(1)}=true {manager.name}")
 
     def load(node: Node) -> None:
-        archive = archives["managers" if node.manager else "workers"]
-        lab.ssh(node, "docker load -q", input_data=archive.read_bytes())
+        for archive in archives["managers" if node.manager else "workers"]:
+            lab.ssh(node, "docker load -q", input_data=archive.read_bytes())
 
     with ThreadPoolExecutor(len(lab.nodes)) as pool:
         list(pool.map(load, lab.nodes))
@@ -583,7 +597,7 @@ def bench_manual(lab: Lab, files: dict[str, str], sampler: LoadSampler) -> dict[
     return {
         "seconds": round(seconds, 1),
         "steps": steps,
-        "archives": {key: path.name for key, path in archives.items()},
+        "archives": {key: [path.name for path in paths] for key, paths in archives.items()},
     }
 
 

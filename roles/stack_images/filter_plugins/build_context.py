@@ -71,6 +71,39 @@ def image_ids(images: list[dict[str, Any]], refs: list[str]) -> dict[str, str]:
     return ids
 
 
+def images_differing(
+    images: list[dict[str, Any]], refs: list[str], wanted_ids: dict[str, str]
+) -> list[str]:
+    """The ``refs`` whose image here (docker_image_info's ``images``) is missing or has another
+    ID than ``wanted_ids`` gives (the builder's)."""
+    have = image_ids(images, refs)
+    return [ref for ref in refs if have.get(ref) is None or have.get(ref) != wanted_ids.get(ref)]
+
+
+def _archive_stem(ref: str) -> str:
+    """``swarmstack/web:0123abcd`` -> ``web-0123abcd-``, the start of every archive of that tag."""
+    name, _, tag = ref.rpartition(":")
+    return f"{name.rsplit('/', 1)[-1]}-{tag}-"
+
+
+def image_archive_names(ids: dict[str, str]) -> dict[str, str]:
+    """Each image's archive file name: its short name, tag and the first 12 digits of its ID."""
+    return {ref: f"{_archive_stem(ref)}{iid.split(':')[-1][:12]}.tar" for ref, iid in ids.items()}
+
+
+def cached_image_archives(files: list[dict[str, Any]], refs: list[str]) -> dict[str, str]:
+    """For each of ``refs`` with an archive of its tag among ``files`` (ansible.builtin.find's),
+    the path of one (the first by name)."""
+    paths = sorted(str(found["path"]) for found in files)
+    found: dict[str, str] = {}
+    for ref in refs:
+        stem = _archive_stem(ref)
+        matches = [p for p in paths if p.rsplit("/", 1)[-1].startswith(stem) and p.endswith(".tar")]
+        if matches:
+            found[ref] = matches[0]
+    return found
+
+
 class FilterModule:
     """Build context filters."""
 
@@ -79,4 +112,7 @@ class FilterModule:
             "build_context_digest": build_context_digest,
             "stack_image_refs": stack_image_refs,
             "image_ids": image_ids,
+            "images_differing": images_differing,
+            "image_archive_names": image_archive_names,
+            "cached_image_archives": cached_image_archives,
         }
