@@ -52,8 +52,8 @@ lint: setup ## yamllint, ansible-lint (production profile), ruff
 unit: setup ## Unit and integration tests of the apps against a real redis-server
 	pytest 2>&1 | $(call prefix,unit)
 
-base-image: setup ## The debootstrap base image, on this machine (site.yml makes it too)
-	$(PLAYBOOK) playbooks/base_image.yml
+base-image: setup ## The lab's images on this machine: the debootstrap base and the plain node image
+	$(PLAYBOOK) playbooks/lab_images.yml
 
 molecule: setup base-image ## Both Molecule scenarios at once: default and drills
 	$(MAKE) --no-print-directory -j2 molecule-default molecule-drills
