@@ -1,109 +1,67 @@
 """Preflight on a lab of its own: the swarm ports between the nodes, and what needs two machines.
 
-Two lab nodes (roles/lab) on 172.30.60.0/24, made once for the module and
-removed at its end whatever happened; two keep the module within about three
-minutes on a two-core machine, and the probes work the same between more.
-A port is blocked with iptables inside a node, as a firewall on that host
-would block it.
+Two lab nodes (the `lab` fixture of conftest.py, on 172.30.60.0/24), made
+once for the module and removed at its end whatever happened; two keep the
+module within a few minutes on a two-core machine, and the probes work the
+same between more. The nodes start as plain hosts: Docker Engine comes from
+playbooks/docker.yml, first with a node whose package mirror does not
+answer. A port is blocked with iptables inside a node (docker.io brings
+it), as a firewall on that host would block it.
 """
 
 from __future__ import annotations
 
-import shutil
+import re
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import yaml
 
 pytestmark = pytest.mark.docker
 
-LAB = "swarmstack-pftest"
-NODES = {"vCon01": "172.30.60.11", "vCon02": "172.30.60.12"}
 PORTS = ("2377", "7946", "4789")
+# Where apt looks for packages on a node; the base image has the first only.
+APT_SOURCES = ("/etc/apt/sources.list", "/etc/apt/sources.list.d/debian.sources")
+# A loopback port where nothing answers: no traffic leaves the node.
+DEAD_MIRROR = "http://127.0.0.1:9/debian"
 
 
-def engine_answers() -> bool:
-    return bool(shutil.which("docker")) and (
-        subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+def docker_runs(lab, node: str) -> bool:
+    return (
+        subprocess.run(
+            ["docker", "exec", lab.container(node), "docker", "info"],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
     )
 
 
-def container(node: str) -> str:
-    return f"{LAB}-{node}"
+def break_apt_sources(lab, node: str) -> None:
+    """Point the node's apt sources at DEAD_MIRROR, keeping a copy of each beside it."""
+    for path in APT_SOURCES:
+        keep = f"cp -a {path} {path}.pftest"
+        dead = f"sed -E -i 's#https?://[^ ]+#{DEAD_MIRROR}#' {path}"
+        lab.on_node(node, "sh", "-c", f"[ ! -e {path} ] || {{ {keep} && {dead}; }}")
 
 
-def on_node(node: str, *argv: str) -> str:
-    """Run a command as root inside a lab node's container."""
-    return subprocess.run(
-        ["docker", "exec", container(node), *argv], capture_output=True, text=True, check=True
-    ).stdout
-
-
-def inventory(state: Path, managers: list[str]) -> dict:
-    def hosts(names: list[str]) -> dict:
-        return {
-            name: {"ansible_host": NODES[name], "lab_container_name": container(name)}
-            for name in names
-        }
-
-    return {
-        "swarm": {
-            "children": {
-                "managers": {"hosts": hosts(managers)},
-                "workers": {"hosts": hosts([n for n in NODES if n not in managers])},
-            },
-            "vars": {
-                "lab_name": LAB,
-                "lab_subnet": "172.30.60.0/24",
-                "lab_state_dir": str(state),
-                "ansible_user": "ops",
-                "ansible_ssh_private_key_file": str(state / "id_ed25519"),
-                "ansible_ssh_common_args": (
-                    f"-o UserKnownHostsFile={state}/known_hosts -o StrictHostKeyChecking=yes"
-                ),
-                # Its own SSH masters: none of an earlier lab at these addresses is reused.
-                "ansible_control_path_dir": str(state.parent / "cp"),
-            },
-        }
-    }
-
-
-class Lab:
-    def __init__(self, work: Path, run) -> None:
-        self.work = work
-        self._run = run
-
-    def inventory_file(self, managers: list[str]) -> Path:
-        path = self.work / f"hosts-{'-'.join(managers)}.yml"
-        path.write_text(yaml.safe_dump(inventory(self.work / "lab", managers)), encoding="utf-8")
-        return path
-
-    def preflight(self, *extra: str, managers: tuple[str, ...] = ("vCon01",)):
-        return self._run("playbooks/preflight.yml", self.inventory_file(list(managers)), *extra)
+def restore_apt_sources(lab, node: str) -> None:
+    for path in APT_SOURCES:
+        lab.on_node(node, "sh", "-c", f"[ ! -e {path}.pftest ] || mv {path}.pftest {path}")
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, playbook_file) -> Iterator[Lab]:
-    if not engine_answers():
-        pytest.skip("no Docker engine answers")
-    work = tmp_path_factory.mktemp("pftest")
-    lab = Lab(work, playbook_file)
-    hosts = lab.inventory_file(["vCon01"])
-    try:
-        made = playbook_file("playbooks/lab.yml", hosts)
-        assert made.rc == 0, made.output
-        yield lab
-    finally:
-        gone = playbook_file("playbooks/lab.yml", hosts, "-e", "lab_state=absent")
-        assert gone.rc == 0, gone.output
+def docker_installed(lab):
+    """Docker Engine on every node, installed once by playbooks/docker.yml."""
+    if not all(docker_runs(lab, node) for node in lab.nodes):
+        run = lab.run("playbooks/docker.yml")
+        assert run.rc == 0, run.output
+    return lab
 
 
-def left_behind(node: str) -> str:
+def left_behind(lab, node: str) -> str:
     """Responder processes and sockets on the swarm ports of a node, if any."""
-    processes = on_node(node, "ps", "-eo", "pid,args")
-    sockets = on_node(node, "ss", "-Htuln")
+    processes = lab.on_node(node, "ps", "-eo", "pid,args")
+    sockets = lab.on_node(node, "ss", "-Htuln")
     return "\n".join(
         [line for line in processes.splitlines() if "port_responder.py" in line]
         + [line for line in sockets.splitlines() if any(f":{p} " in line for p in PORTS)]
@@ -119,9 +77,7 @@ HINT = (
 )
 
 
-def test_the_lab_passes_with_nothing_blocked_and_even_managers_are_warned_about(
-    lab: Lab,
-) -> None:
+def test_the_lab_passes_with_nothing_blocked_and_even_managers_are_warned_about(lab) -> None:
     run = lab.preflight(managers=("vCon01", "vCon02"))
     assert run.rc == 0, run.output
     assert "WARNING: 2 managers." in run.flat
@@ -129,22 +85,45 @@ def test_the_lab_passes_with_nothing_blocked_and_even_managers_are_warned_about(
     assert "cannot reach" not in run.flat
     assert "Not probed" not in run.flat
     assert "changed=0" in run.flat
-    assert {node: left_behind(node) for node in NODES} == dict.fromkeys(NODES, "")
+    assert {node: left_behind(lab, node) for node in lab.nodes} == dict.fromkeys(lab.nodes, "")
 
 
-def test_a_blocked_port_is_named_with_the_pair_unless_the_check_is_off(lab: Lab) -> None:
+def test_docker_names_a_node_whose_mirror_does_not_answer_and_a_second_run_finishes(
+    lab,
+) -> None:
+    """docker.yml installs Docker on the plain nodes; apt's failure names the node and the fix."""
+    try:
+        break_apt_sources(lab, "vCon02")
+        broken = lab.run("playbooks/docker.yml")
+    finally:
+        restore_apt_sources(lab, "vCon02")
+    assert broken.rc != 0
+    assert re.search(
+        r"vCon02: apt could not install [\w.+-]+(, [\w.+-]+)*: .+?\. Check that the node reaches"
+        r" its package mirror \(its /etc/apt/sources\.list and any proxy\), then run site\.yml"
+        r" again: it goes on from where this run stopped\.",
+        broken.flat,
+    ), broken.output
+    assert "vCon01: apt could not install" not in broken.flat
+    again = lab.run("playbooks/docker.yml")
+    assert again.rc == 0, again.output
+    assert {node: docker_runs(lab, node) for node in lab.nodes} == dict.fromkeys(lab.nodes, True)
+
+
+def test_a_blocked_port_is_named_with_the_pair_unless_the_check_is_off(docker_installed) -> None:
+    lab = docker_installed
     rules = {
         "vCon01": ["INPUT", "-p", "tcp", "--dport", "2377", "-j", "DROP"],
         "vCon02": ["INPUT", "-p", "udp", "--dport", "7946", "-j", "DROP"],
     }
     for node, rule in rules.items():
-        on_node(node, "iptables", "-I", *rule)
+        lab.on_node(node, "iptables", "-I", *rule)
     try:
         run = lab.preflight()
         off = lab.preflight("-e", "preflight_swarm_ports_check=false")
     finally:
         for node, rule in rules.items():
-            on_node(node, "iptables", "-D", *rule)
+            lab.on_node(node, "iptables", "-D", *rule)
     assert run.rc != 0
     assert (
         "vCon01 cannot reach vCon02 (172.30.60.12) on 7946/udp: no echo in 2 s;"
@@ -152,26 +131,24 @@ def test_a_blocked_port_is_named_with_the_pair_unless_the_check_is_off(lab: Lab)
         + HINT
         in run.flat
     ), run.flat
-    assert {node: left_behind(node) for node in NODES} == dict.fromkeys(NODES, "")
+    assert {node: left_behind(lab, node) for node in lab.nodes} == dict.fromkeys(lab.nodes, "")
     assert off.rc == 0, off.output
     assert "cannot reach" not in off.flat
 
 
 def test_a_formed_swarm_passes_with_its_tcp_ports_probed_and_its_udp_ports_named(
-    lab: Lab,
+    docker_installed,
 ) -> None:
-    on_node("vCon01", "docker", "swarm", "init", "--advertise-addr", NODES["vCon01"])
+    lab = docker_installed
+    manager = lab.nodes["vCon01"]
+    lab.on_node("vCon01", "docker", "swarm", "init", "--advertise-addr", manager)
     try:
-        token = on_node("vCon01", "docker", "swarm", "join-token", "-q", "worker").strip()
-        on_node("vCon02", "docker", "swarm", "join", "--token", token, f"{NODES['vCon01']}:2377")
+        token = lab.on_node("vCon01", "docker", "swarm", "join-token", "-q", "worker").strip()
+        lab.on_node("vCon02", "docker", "swarm", "join", "--token", token, f"{manager}:2377")
         run = lab.preflight()
     finally:
         for node in ("vCon02", "vCon01"):
-            subprocess.run(
-                ["docker", "exec", container(node), "docker", "swarm", "leave", "--force"],
-                capture_output=True,
-                check=False,
-            )
+            lab.on_node(node, "docker", "swarm", "leave", "--force", check=False)
     assert run.rc == 0, run.output
     assert "cannot reach" not in run.flat
     assert (
