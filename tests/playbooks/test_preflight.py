@@ -145,7 +145,7 @@ def test_an_old_python_on_the_controller_is_refused(playbook, playbook_python) -
     assert run.rc != 0
     assert (
         f"The controller runs Python {platform.python_version()} ({playbook_python}), older than"
-        " 3.99; make .venv with a newer python3 (`make setup`) and use"
+        " 3.99; make .venv with a newer python3 (`make venv`) and use"
         " .venv/bin/ansible-playbook." in run.flat
     ), run.flat
 
