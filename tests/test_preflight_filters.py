@@ -6,27 +6,10 @@ lab's nodes; tests/playbooks/test_preflight_hosts.py sees them end to end.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
+from filter_plugins import load_filter_plugin
 
-PLUGIN = Path(__file__).resolve().parents[1] / "roles/preflight/filter_plugins/preflight.py"
-
-
-def load(path: Path, name: str) -> ModuleType:
-    """Import a source file as a module of the given name (the recipe of importlib's docs)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-preflight = load(PLUGIN, "swarmstack_preflight_filters")
+preflight = load_filter_plugin("preflight", "preflight.py")
 
 LAB = {
     "ansible_host": "172.30.60.12",

@@ -6,27 +6,12 @@ the role's cache hold (seen on the lab: web-f7c37e2738f6-030947a8e01c.tar).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from filter_plugins import load_filter_plugin
 
-PLUGIN = Path(__file__).resolve().parents[1] / "roles/stack_images/filter_plugins/build_context.py"
-
-
-def load(path: Path, name: str) -> ModuleType:
-    """Import a source file as a module of the given name (the recipe of importlib's docs)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-images = load(PLUGIN, "swarmstack_stack_images_filters")
+images = load_filter_plugin("stack_images", "build_context.py")
 
 WEB = "swarmstack/web:f7c37e2738f6"
 LB = "swarmstack/lb:65a4ab420423"
