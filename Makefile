@@ -1,5 +1,6 @@
 # swarmstack: `make lab` and `make test` are all a new user needs; both set
 # up this machine first (Debian packages, .venv, a running Docker engine).
+# `make venv` is all a controller of real hosts needs: no root, no Docker.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -15,12 +16,15 @@ PLAYBOOK := ansible-playbook -i $(LAB_INVENTORY)
 # shows where the time went.
 prefix = while IFS= read -r line || [[ -n "$$line" ]]; do printf '[%s %(%T)T] %s\n' $(1) -1 "$$line"; done
 
-.PHONY: help setup lab lab-up lab-down verify test lint unit base-image molecule molecule-default molecule-drills bench lock
+.PHONY: help venv setup lab lab-up lab-down verify test lint unit base-image molecule molecule-default molecule-drills bench lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
-setup: ## Install what the project needs on this machine (idempotent)
+venv: ## Only .venv with the controller's pinned requirements (no root, no Docker; idempotent)
+	@scripts/setup-host.sh venv
+
+setup: ## Install what the project and its tests need on this machine (idempotent)
 	@scripts/setup-host.sh
 
 lab-up: setup ## Start the three lab nodes (vCon01-03) only
@@ -69,8 +73,16 @@ bench: setup ## Benchmarks: the app, then the system on its own lab (not part of
 	python bench/app_bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--duration 3 --warmup 1 --repeat 1 --no-big)
 	python bench/system_bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick)
 
-lock: ## Re-pin requirements.txt from requirements.in
-	python3 -m venv /tmp/swarmstack-lock && /tmp/swarmstack-lock/bin/pip install -q -r requirements.in
-	{ echo "# Lock of requirements.in: every package pinned. Regenerate with 'make lock'."; \
-	  /tmp/swarmstack-lock/bin/pip freeze; } > requirements.txt
-	rm -rf /tmp/swarmstack-lock
+# The locks are pip freeze of a throwaway venv: the controller's first, then
+# the tests' on top of it with the controller's pins as constraints, so that
+# test.txt holds controller.txt unchanged.
+lock: ## Re-pin requirements/controller.txt and requirements/test.txt from their .in files
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	python3 -m venv "$$tmp"; \
+	pip=("$$tmp/bin/pip" --disable-pip-version-check); \
+	"$${pip[@]}" install -q -r requirements/controller.in; \
+	{ echo "# Lock of controller.in: every package pinned. Regenerate with 'make lock'."; \
+	  "$${pip[@]}" freeze; } > requirements/controller.txt; \
+	"$${pip[@]}" install -q -c requirements/controller.txt -r requirements/test.in; \
+	{ echo "# Lock of test.in (controller.txt and more): every package pinned. Regenerate with 'make lock'."; \
+	  "$${pip[@]}" freeze; } > requirements/test.txt

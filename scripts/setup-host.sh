@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# Prepare this machine for swarmstack, idempotently: the Debian packages the
-# project uses, the pinned Python requirements in .venv, and a running Docker
-# engine. An engine that already answers is never restarted or reconfigured.
+# Prepare this machine for swarmstack, idempotently.
+#
+#   scripts/setup-host.sh        (make setup) the Debian packages the project
+#                                uses, .venv with requirements/test.txt (the
+#                                controller's requirements and the tests'), and
+#                                a running Docker engine
+#   scripts/setup-host.sh venv   (make venv) only .venv with
+#                                requirements/controller.txt: what
+#                                ansible-playbook needs; no root, no Docker
+#
+# An engine that already answers is never restarted or reconfigured.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -41,6 +49,43 @@ Install them (sudo apt-get install ${missing[*]}) or run this as root."
     rm -f "$log"
 }
 
+# Wait up to $1 seconds for the engine to answer; WAITED says how long it took.
+WAITED=0
+wait_for_engine() {
+    WAITED=0
+    until engine_answers; do
+        [ "$WAITED" -lt "$1" ] || return 1
+        sleep 1
+        WAITED=$((WAITED + 1))
+    done
+}
+
+# On a systemd host docker.io's postinst has already started docker.service
+# (through docker.socket), which may not answer yet: enable and start it
+# (neither restarts a running unit) and wait for the engine.
+start_engine_with_systemd() {
+    say "Enabling docker.service and starting it with systemctl"
+    systemctl enable --quiet --now docker.service \
+        || die "systemctl could not start docker.service; see: systemctl status docker.service; journalctl -u docker.service"
+    wait_for_engine 60 || die "docker.service runs but the engine did not answer on ${DOCKER_HOST:-/var/run/docker.sock} within 60 s; its journal follows:
+$(journalctl -u docker.service -n 20 --no-pager 2>&1)"
+    say "Docker engine up (docker.service) after ${WAITED} s"
+}
+
+start_engine_in_background() {
+    if pgrep -x dockerd >/dev/null; then
+        say "A dockerd process runs: waiting for it to answer"
+        wait_for_engine 30 || die "a dockerd process runs (PID $(pgrep -d ' ' -x dockerd)) but did not answer on ${DOCKER_HOST:-/var/run/docker.sock} within 30 s: see its log (${DOCKERD_LOG} if this script started it), stop it or fix it, then retry."
+        say "Docker engine answers after ${WAITED} s"
+        return 0
+    fi
+    say "Starting dockerd (log: ${DOCKERD_LOG})"
+    setsid nohup dockerd >>"${DOCKERD_LOG}" 2>&1 </dev/null &
+    wait_for_engine 60 || die "dockerd did not answer within 60 s; its log follows:
+$(tail -n 20 "${DOCKERD_LOG}")"
+    say "Docker engine up after ${WAITED} s"
+}
+
 ensure_engine() {
     if engine_answers; then
         say "Docker engine answers: $(docker info --format '{{.ServerVersion}}, {{.Driver}}') (left as it is)"
@@ -49,32 +94,72 @@ ensure_engine() {
     is_root || die "no Docker engine answers on ${DOCKER_HOST:-/var/run/docker.sock} and this user is not root.
 Start a Docker engine you may use, or run 'make setup' as root to install and start Debian's docker.io."
     install_packages docker.io
-    if pgrep -x dockerd >/dev/null; then
-        die "a dockerd process runs but does not answer on ${DOCKER_HOST:-/var/run/docker.sock}; see its log (${DOCKERD_LOG}) and stop it or fix it, then retry."
+    if [ -d /run/systemd/system ]; then
+        start_engine_with_systemd
+    else
+        start_engine_in_background
     fi
-    say "Starting dockerd (log: ${DOCKERD_LOG})"
-    setsid nohup dockerd >>"${DOCKERD_LOG}" 2>&1 </dev/null &
-    local waited=0
-    until engine_answers; do
-        sleep 1
-        waited=$((waited + 1))
-        [ "$waited" -lt 60 ] || die "dockerd did not answer within 60 s; its log follows:
-$(tail -n 20 "${DOCKERD_LOG}")"
-    done
-    say "Docker engine up after ${waited} s"
+}
+
+# .venv remembers the sha256 of each lock installed in it (.venv/.LOCK.sha256),
+# so that a second run installs nothing. Installing test.txt installs
+# controller.txt with it (test.txt holds the same pins), so both count as
+# installed; installing controller.txt alone may change packages the tests
+# use, so test.txt no longer counts.
+lock_installed() {
+    [ -x "${VENV}/bin/python" ] && [ -f "${VENV}/.$1.sha256" ] \
+        && [ "$(cat "${VENV}/.$1.sha256")" = "$(sha256sum "requirements/$1.txt" | cut -d' ' -f1)" ]
+}
+
+make_venv() {
+    [ -x "${VENV}/bin/pip" ] && return 0
+    command -v python3 >/dev/null || die "no python3 here: install Python 3.11 or later (Debian: sudo apt-get install python3 python3-venv)."
+    python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+        || die "$(python3 --version 2>&1) is too old: ansible-core 2.19 needs Python 3.11 or later on the controller."
+    local log
+    log=$(mktemp)
+    if ! python3 -m venv --clear "${VENV}" >"$log" 2>&1; then
+        tail -n 5 "$log" >&2
+        rm -rf "${VENV}" "$log"
+        die "python3 -m venv could not make ${VENV} (see above): install python3-venv (sudo apt-get install python3-venv), then retry."
+    fi
+    rm -f "$log"
 }
 
 ensure_venv() {
-    local want have=""
-    want=$(sha256sum requirements.txt | cut -d' ' -f1)
-    [ -f "${VENV}/.requirements.sha256" ] && have=$(cat "${VENV}/.requirements.sha256")
-    [ -x "${VENV}/bin/python" ] && [ "$want" = "$have" ] && return 0
-    say "Installing the pinned Python requirements into ${VENV}"
-    [ -x "${VENV}/bin/python" ] || python3 -m venv "${VENV}"
-    "${VENV}/bin/pip" install -q --disable-pip-version-check -r requirements.txt
-    echo "$want" >"${VENV}/.requirements.sha256"
+    local lock=$1 locks=("$1") args=() one log
+    lock_installed "$lock" && return 0
+    # controller.txt with test.txt: pip refuses the two if their pins differ.
+    [ "$lock" = test ] && locks=(controller test)
+    for one in "${locks[@]}"; do args+=(-r "requirements/${one}.txt"); done
+    make_venv
+    say "Installing the pinned Python requirements (requirements/${lock}.txt) into ${VENV}"
+    log=$(mktemp)
+    # --no-compile: byte-compiling every file of the ansible package's
+    # collections at install time tripled the time of a first install
+    # (test.txt from local wheels: 90 s, 28 s without); Python compiles what
+    # it imports when it first imports it.
+    if ! "${VENV}/bin/pip" install -q --disable-pip-version-check --no-compile "${args[@]}" >"$log" 2>&1; then
+        grep -v "^WARNING: Location '.*' is ignored" "$log" | tail -n 20 >&2
+        rm -f "$log"
+        die "pip could not install requirements/${lock}.txt into ${VENV} (see above)"
+    fi
+    rm -f "$log" "${VENV}/.requirements.sha256"
+    [ "$lock" = controller ] && rm -f "${VENV}/.test.sha256"
+    for one in "${locks[@]}"; do
+        sha256sum "requirements/${one}.txt" | cut -d' ' -f1 >"${VENV}/.${one}.sha256"
+    done
 }
 
-install_packages "${PACKAGES[@]}"
-ensure_venv
-ensure_engine
+case "${1:-setup}" in
+    setup)
+        install_packages "${PACKAGES[@]}"
+        ensure_venv test
+        ensure_engine
+        ;;
+    venv)
+        ensure_venv controller
+        say "${VENV} has the controller's requirements: ${VENV}/bin/ansible-playbook is ready"
+        ;;
+    *) die "usage: $0 [setup|venv]" ;;
+esac
