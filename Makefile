@@ -69,7 +69,11 @@ molecule-drills: setup ## Molecule drills: 3 managers + 1 worker, the service-in
 	molecule test -s drills 2>&1 | $(call prefix,drills)
 
 # BENCH_QUICK=1: small sizes and short runs, for development.
+# The system bench reads the Meteorite Landings file: checked first, so that
+# a missing file stops the run before the app bench's minutes, not after.
+BENCH_DATA ?= $(or $(SWARMSTACK_DATA_FILE),$(abspath $(CURDIR)/../shared/data/Meteorite_Landings.json))
 bench: setup ## Benchmarks: the app, then the system on its own lab (not part of `make test`)
+	@test -r "$(BENCH_DATA)" || { echo "make bench: no Meteorite Landings file at $(BENCH_DATA); set SWARMSTACK_DATA_FILE to it" >&2; exit 1; }
 	python bench/app_bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--duration 3 --warmup 1 --repeat 1 --no-big)
 	python bench/system_bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick)
 
