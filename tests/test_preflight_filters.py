@@ -187,3 +187,65 @@ def test_the_filters_are_registered() -> None:
     filters = preflight.FilterModule().filters()
     assert filters["preflight_reach_error"] is preflight.preflight_reach_error
     assert filters["preflight_reach_hint"] is preflight.preflight_reach_hint
+
+
+def port_node(host: str, addr: str, manager: bool, held_udp: tuple[int, ...] = ()) -> dict:
+    """One node as ports.yml records it."""
+    return {
+        "host": host,
+        "addr": addr,
+        "manager": manager,
+        "listen_port": 2377,
+        "held": {"tcp": [], "udp": list(held_udp)},
+    }
+
+
+def test_port_targets_are_the_others_gossip_and_vxlan_and_the_managers_api() -> None:
+    nodes = [
+        port_node("vCon01", "172.30.56.11", True),
+        port_node("vCon02", "172.30.56.12", False, held_udp=(7946, 4789)),
+        port_node("vCon03", "172.30.56.13", False),
+    ]
+    targets = preflight.preflight_port_targets(nodes, "vCon03", 7946, 4789)
+    seen = [(t["host"], t["port"], t["proto"], t["unprobed"]) for t in targets]
+    assert seen == [
+        ("vCon01", 2377, "tcp", False),
+        ("vCon01", 7946, "tcp", False),
+        ("vCon01", 7946, "udp", False),
+        ("vCon01", 4789, "udp", False),
+        # A swarm member's UDP ports are Docker's: nothing of ours answers there.
+        ("vCon02", 7946, "tcp", False),
+        ("vCon02", 7946, "udp", True),
+        ("vCon02", 4789, "udp", True),
+    ]
+    assert {t["addr"] for t in targets if t["host"] == "vCon01"} == {"172.30.56.11"}
+
+
+def test_hosts_sharing_an_address_or_a_name_are_found_without_regard_to_case() -> None:
+    shared = preflight.preflight_shared({"a": "vCon01", "b": "VCON01", "c": "vCon02"})
+    assert shared == [{"key": "vCon01", "hosts": ["a", "b"]}]
+    assert preflight.preflight_shared({"a": "x", "b": "y"}) == []
+
+
+def test_endpoints_are_the_address_and_ssh_port_ansible_uses() -> None:
+    hostvars = {"a": {"ansible_host": "192.0.2.1"}, "b": {"ansible_port": 2222}}
+    assert preflight.preflight_endpoints(["a", "b"], hostvars) == {
+        "a": "192.0.2.1, port 22",
+        "b": "b, port 2222",
+    }
+
+
+def test_hosts_are_said_as_a_person_lists_them() -> None:
+    assert preflight.preflight_said(["a"]) == "a"
+    assert preflight.preflight_said(["a", "b"]) == "a and b"
+    assert preflight.preflight_said(["a", "b", "c"]) == "a, b and c"
+
+
+def test_given_options_are_the_specs_without_their_defaults() -> None:
+    spec = {
+        "argument_specs": {
+            "main": {"options": {"x": {"type": "int", "default": 5, "description": "d"}}}
+        }
+    }
+    assert preflight.preflight_given_options(spec) == {"x": {"type": "int", "description": "d"}}
+    assert preflight.preflight_given_options({}) == {}
