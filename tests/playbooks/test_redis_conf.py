@@ -44,7 +44,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, playbook_file) -> dict[st
                 {
                     "name": "Render the stack role's redis.conf",
                     "ansible.builtin.template": {"src": str(TEMPLATE), "dest": "{{ item.dest }}"},
-                    "vars": {"__stack_redis_password": "{{ item.password }}"},
+                    "vars": {"redis_conf_password": "{{ item.password }}"},
                     "loop": [{"password": p, "dest": str(c)} for p, c in confs.items()],
                 }
             ],
