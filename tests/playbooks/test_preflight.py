@@ -222,9 +222,9 @@ def test_settings_their_roles_refuse_stop_site_before_any_change(playbook) -> No
     assert run.rc != 0
     choices = ", ".join(spec_choices("stack", "stack_redis_persistence"))
     assert (
-        "Settings of m1 that their roles refuse: role stack:"
+        "Settings of m1 that their roles refuse: role swarmstack_defaults:"
         " argument 'stack_web_port' is of type str and we were unable to convert to int:"
-        """ "'eighty'" cannot be converted to an int;"""
+        """ "'eighty'" cannot be converted to an int; role stack:"""
         f" value of stack_redis_persistence must be one of: {choices}, got: bogus."
         " Fix them in the inventory or on the command line; each role's README lists its"
         " settings. Nothing was changed." in run.flat
