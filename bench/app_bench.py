@@ -37,9 +37,16 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+try:
+    from swarmstack_harness import ROOT as REPO
+    from swarmstack_harness.engine import base_image_name
+    from swarmstack_harness.http import free_port
+    from swarmstack_harness.wait import wait_for
+except ImportError as err:  # run with another Python than .venv's
+    sys.exit(f"app-bench: {err}: run it with .venv/bin/python after `make setup`")
+
 RESULTS = REPO / "bench" / "results"
-BASE_IMAGE = os.environ.get("SWARMSTACK_BASE_IMAGE", "swarmstack/base:bookworm")
+BASE_IMAGE = base_image_name()
 IMAGES = {
     "web": ("swarmstack-bench/web:latest", REPO / "files" / "web", None),
     "redis": ("swarmstack-bench/redis:latest", REPO / "files" / "redis", None),
@@ -83,22 +90,9 @@ def body_of(count: int) -> bytes:
     return json.dumps({"meteorite_landings": make_records(count)}).encode()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_until(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{what} not ready after {timeout} s")
+    """Poll check every 0.2 s until it is true; an OSError from it counts as "not yet"."""
+    wait_for(what, check, timeout, step=0.2, errors=(OSError,))
 
 
 # --- HTTP -------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ bench/results/. `--quick` (or BENCH_QUICK=1) uses small sizes and short runs.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import platform
@@ -43,13 +42,23 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+try:
+    from swarmstack_harness import BIN
+    from swarmstack_harness import ROOT as REPO
+    from swarmstack_harness.ansible import run_playbook
+    from swarmstack_harness.engine import base_image_name
+    from swarmstack_harness.http import CONNECTION_ERRORS
+    from swarmstack_harness.http import request as harness_request
+    from swarmstack_harness.lab import Lab, LabError, LabNode
+    from swarmstack_harness.wait import wait_for
+except ImportError as err:  # run with another Python than .venv's
+    sys.exit(f"system-bench: {err}: run it with .venv/bin/python after `make setup`")
+
 RESULTS = REPO / "bench" / "results"
 INVENTORY = REPO / "inventory" / "bench"
 DATA_FILE = Path(
@@ -58,7 +67,7 @@ DATA_FILE = Path(
     )
 )
 IMAGE_CACHE = Path.home() / ".cache" / "swarmstack" / "images"
-BASE_IMAGE = os.environ.get("SWARMSTACK_BASE_IMAGE", "swarmstack/base:bookworm")
+BASE_IMAGE = base_image_name()
 TUTORIAL_IMAGE = "swarmstack-bench/tutorial:latest"
 STACK = "swarmstack"
 PHASES = ("converge", "post", "get", "manual")
@@ -68,11 +77,6 @@ UNTUNED = {  # what the project's ansible.cfg tunes, set back to Ansible's usual
     "ANSIBLE_GATHERING": "implicit",
     "ANSIBLE_FORKS": "5",
 }
-RECAP = re.compile(
-    r"^(?P<host>\S+)\s+: ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+"
-    r"unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)",
-    re.M,
-)
 LOOP_CLIENT = """
 import json, sys, time
 from redis import Redis
@@ -224,93 +228,48 @@ def run(
     return result.stdout.decode(errors="replace")
 
 
-@dataclass
-class Node:
-    name: str
-    address: str
-    manager: bool
+Node = LabNode
 
 
-@dataclass
-class Lab:
-    """The bench lab as inventory/bench describes it, and how to reach its nodes."""
+class BenchLab(Lab):
+    """The bench lab as inventory/bench describes it; every playbook run logged and timed."""
 
-    nodes: list[Node]
-    state_dir: Path
     logs: Path
-    runs: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[dict[str, Any]]
 
     @classmethod
-    def from_inventory(cls, logs: Path) -> Lab:
-        hosts = yaml.safe_load((INVENTORY / "hosts.yml").read_text())["swarm"]["children"]
-        settings = yaml.safe_load((INVENTORY / "group_vars" / "swarm.yml").read_text())
-        nodes = [
-            Node(name, str(spec["ansible_host"]), group == "managers")
-            for group in ("managers", "workers")
-            for name, spec in (hosts.get(group, {}).get("hosts") or {}).items()
-        ]
-        if not nodes or not nodes[0].manager:
+    def from_bench_inventory(cls, logs: Path) -> BenchLab:
+        lab = cls.from_inventory(INVENTORY)
+        if not lab.hosts or not lab.hosts[0].manager:
             raise BenchError(f"{INVENTORY}/hosts.yml must list managers first, then workers")
-        return cls(nodes, REPO / ".lab" / settings["lab_name"], logs)
-
-    @property
-    def manager(self) -> Node:
-        return self.nodes[0]
-
-    def ssh(self, node: Node, command: str, **kwargs: Any) -> str:
-        argv = [
-            "ssh",
-            "-i",
-            str(self.state_dir / "id_ed25519"),
-            "-o",
-            f"UserKnownHostsFile={self.state_dir / 'known_hosts'}",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=10",
-            f"ops@{node.address}",
-            command,
-        ]
-        return run(argv, **kwargs)
+        lab.logs, lab.runs = logs, []
+        return lab
 
     def playbook(self, label: str, playbook: str, *extra: str, env: dict[str, str] | None = None):
         """Run one playbook against the bench inventory; seconds and the recap."""
         with tempfile.TemporaryDirectory(prefix="sbcp-", dir="/tmp") as control:
-            env = {
-                "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
-                "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-                "ANSIBLE_NOCOLOR": "1",
-                # Per-task times at the end of each log in bench/results/logs/.
-                "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
-                # Every run opens its own SSH connections: none inherited from the run before.
-                "ANSIBLE_SSH_CONTROL_PATH_DIR": control,
-                **(env or {}),
-            }
-            argv = ["ansible-playbook", "-i", str(INVENTORY), str(REPO / playbook), *extra]
-            started = time.monotonic()
-            result = subprocess.run(
-                argv,
-                cwd=REPO,
-                env={**os.environ, **env},
-                capture_output=True,
-                text=True,
+            result = run_playbook(
+                playbook,
+                INVENTORY,
+                *extra,
+                env={
+                    "PATH": f"{BIN}:{os.environ['PATH']}",
+                    # Per-task times at the end of each log in bench/results/logs/.
+                    "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
+                    # Every run opens its own SSH connections: none inherited from the run before.
+                    "ANSIBLE_SSH_CONTROL_PATH_DIR": control,
+                    **(env or {}),
+                },
                 timeout=3600,
-                check=False,
             )
-            seconds = time.monotonic() - started
         log_file = self.logs / f"{label}.log"
-        log_file.write_text(result.stdout + result.stderr)
-        recap = {
-            m["host"]: {k: int(m[k]) for k in ("ok", "changed", "unreachable", "failed")}
-            for m in RECAP.finditer(result.stdout)
-        }
-        if result.returncode:
+        log_file.write_text(result.output)
+        recap = result.recap()
+        if result.rc:
             raise BenchError(f"{playbook} ({label}) failed; see {log_file}")
         entry = {
             "run": label,
-            "seconds": round(seconds, 1),
+            "seconds": round(result.seconds, 1),
             "changed": sum(host["changed"] for host in recap.values()),
             "recap": recap,
         }
@@ -318,7 +277,7 @@ class Lab:
         log(f"  {label}: {entry['seconds']} s, changed={entry['changed']}")
         return entry
 
-    def down(self) -> None:
+    def down(self) -> None:  # type: ignore[override]
         self.playbook("lab-down", "playbooks/lab.yml", "-e", "lab_state=absent")
 
     def fresh(self, label: str) -> None:
@@ -335,8 +294,8 @@ class Lab:
         return out.split()
 
     def find(self, service: str) -> list[tuple[Node, str]]:
-        with ThreadPoolExecutor(len(self.nodes)) as pool:
-            found = pool.map(lambda node: (node, self.containers(node, service)), self.nodes)
+        with ThreadPoolExecutor(len(self.hosts)) as pool:
+            found = pool.map(lambda node: (node, self.containers(node, service)), self.hosts)
         return [(node, cid) for node, ids in found for cid in ids]
 
 
@@ -346,40 +305,31 @@ class Lab:
 def request(
     address: str, method: str, path: str, body: bytes | None = None, timeout: float = 900
 ) -> tuple[int, bytes, dict[str, str], float]:
-    conn = http.client.HTTPConnection(address, 80, timeout=timeout)
-    started = time.perf_counter()
-    try:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
-        headers = {name.lower(): value for name, value in response.getheaders()}
-        return response.status, data, headers, time.perf_counter() - started
-    finally:
-        conn.close()
+    """One request to port 80 of a node: status, body, headers and seconds."""
+    answer = harness_request(f"http://{address}{path}", method, body, timeout=timeout)
+    return answer.status, answer.body, answer.headers, answer.seconds
 
 
 def page_ok(address: str) -> bool:
     try:
         status, body, _, _ = request(address, "GET", "/", timeout=3)
-    except (OSError, http.client.HTTPException):
+    except CONNECTION_ERRORS:
         return False
     return status == 200 and b"Hello" in body and b"Visits:</b> " in body
 
 
-def wait_for(check: Any, timeout: float, what: str, every: float = 0.5) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if check():
-            return time.monotonic() - started
-        time.sleep(every)
-    raise BenchError(f"{what}: not within {timeout:.0f} s")
+def wait_until(check: Any, timeout: float, what: str, every: float = 0.5) -> None:
+    """wait_for whose probe's errors stop the bench at once, and whose time-out is a BenchError."""
+    try:
+        wait_for(what, check, timeout, every, errors=())
+    except TimeoutError:
+        raise BenchError(f"{what}: not within {timeout:.0f} s") from None
 
 
 # --- Redis and the web replicas -----------------------------------------------------------
 
 
-def redis_cli(lab: Lab, *args: str) -> str:
+def redis_cli(lab: BenchLab, *args: str) -> str:
     """redis-cli in the redis task, with the password read there from its secret."""
     node, cid = lab.find("redis")[0]
     inner = (
@@ -389,7 +339,7 @@ def redis_cli(lab: Lab, *args: str) -> str:
     return lab.ssh(node, f"docker exec {cid} sh -c {shlex.quote(inner)}")
 
 
-def redis_memory(lab: Lab) -> dict[str, int]:
+def redis_memory(lab: BenchLab) -> dict[str, int]:
     info = dict(
         line.split(":", 1)
         for line in redis_cli(lab, "INFO", "memory").splitlines()
@@ -398,12 +348,12 @@ def redis_memory(lab: Lab) -> dict[str, int]:
     return {key: int(info[key]) for key in ("used_memory", "used_memory_peak", "used_memory_rss")}
 
 
-def redis_counter(lab: Lab) -> int:
+def redis_counter(lab: BenchLab) -> int:
     value = redis_cli(lab, "GET", "counter").strip()
     return int(value) if value else 0
 
 
-def web_cgroups(lab: Lab) -> list[Path]:
+def web_cgroups(lab: BenchLab) -> list[Path]:
     """The cgroup v1 memory directories of the web tasks; they are this machine's too (the
     lab nodes share the host's cgroup tree), so the peaks can be read and reset here."""
     root = Path("/sys/fs/cgroup/memory/docker")
@@ -430,7 +380,7 @@ def read_peaks(groups: list[Path]) -> dict[str, Any]:
     }
 
 
-def web_cpu(lab: Lab) -> dict[str, tuple[int, int, int]]:
+def web_cpu(lab: BenchLab) -> dict[str, tuple[int, int, int]]:
     """Per web task: CPU time used (ns), CFS periods and throttled periods (cgroup v1,
     read on this machine as for the memory peaks)."""
     cgroups = Path("/sys/fs/cgroup")
@@ -469,7 +419,7 @@ def cpu_delta(
 # --- 1. Convergence ----------------------------------------------------------------------
 
 
-def bench_converge(lab: Lab, sampler: LoadSampler) -> dict[str, Any]:
+def bench_converge(lab: BenchLab, sampler: LoadSampler) -> dict[str, Any]:
     sampler.phase = "lab up"
     lab.fresh("lab-up-for-site")
     seeds_before = set(IMAGE_CACHE.glob("seed-*.tar"))
@@ -493,7 +443,7 @@ def bench_converge(lab: Lab, sampler: LoadSampler) -> dict[str, Any]:
     }
 
 
-def stack_files(lab: Lab) -> dict[str, str]:
+def stack_files(lab: BenchLab) -> dict[str, str]:
     """The compose file and HAProxy configuration site.yml rendered on the manager."""
     return {
         name: lab.ssh(lab.manager, f"cat ~/swarmstack/{name}")
@@ -524,7 +474,7 @@ def find_archive(tags: set[str]) -> Path:
     return best[2]
 
 
-def bench_manual(lab: Lab, files: dict[str, str], sampler: LoadSampler) -> dict[str, Any]:
+def bench_manual(lab: BenchLab, files: dict[str, str], sampler: LoadSampler) -> dict[str, Any]:
     """The seed's command sequence, scripted: what a user types on fresh hosts."""
     compose = yaml.safe_load(files["docker-compose.yml"])
     images = {name: spec["image"] for name, spec in compose["services"].items()}
@@ -545,7 +495,7 @@ def bench_manual(lab: Lab, files: dict[str, str], sampler: LoadSampler) -> dict[
     def step(name: str) -> None:
         steps[name] = round(time.monotonic() - started, 1)
 
-    manager, workers = lab.manager, lab.nodes[1:]
+    manager, workers = lab.manager, lab.hosts[1:]
 
     # The nodes are plain hosts: Docker first, as the seed's user installed it.
     def install(node: Node) -> None:
@@ -555,8 +505,8 @@ def bench_manual(lab: Lab, files: dict[str, str], sampler: LoadSampler) -> dict[
             ' docker.io >/dev/null && sudo usermod -aG docker "$USER"',
         )
 
-    with ThreadPoolExecutor(len(lab.nodes)) as pool:
-        list(pool.map(install, lab.nodes))
+    with ThreadPoolExecutor(len(lab.hosts)) as pool:
+        list(pool.map(install, lab.hosts))
     step("docker installed")
     lab.ssh(manager, f"docker swarm init --advertise-addr {manager.address}")
     token = lab.ssh(manager, "docker swarm join-token -q worker").strip()
@@ -570,8 +520,8 @@ def bench_manual(lab: Lab, files: dict[str, str], sampler: LoadSampler) -> dict[
         for archive in archives["managers" if node.manager else "workers"]:
             lab.ssh(node, "docker load -q", input_data=archive.read_bytes())
 
-    with ThreadPoolExecutor(len(lab.nodes)) as pool:
-        list(pool.map(load, lab.nodes))
+    with ThreadPoolExecutor(len(lab.hosts)) as pool:
+        list(pool.map(load, lab.hosts))
     step("images loaded")
     lab.ssh(manager, "mkdir -p ~/data ~/swarmstack")
     for name, content in files.items():
@@ -588,10 +538,10 @@ def bench_manual(lab: Lab, files: dict[str, str], sampler: LoadSampler) -> dict[
         f"docker stack deploy --resolve-image never -c ~/swarmstack/docker-compose.yml {STACK}",
     )
     step("stack deployed")
-    wait_for(lambda: all(page_ok(node.address) for node in lab.nodes), 600, "port 80")
+    wait_until(lambda: all(page_ok(node.address) for node in lab.hosts), 600, "port 80")
     seconds = time.monotonic() - started
     step("port 80 answers on every node")
-    wait_for(lambda: all_tasks_running(lab, compose), 600, "every task running", every=1)
+    wait_until(lambda: all_tasks_running(lab, compose), 600, "every task running", every=1)
     step("every task running")
     log(f"  manual sequence: {seconds:.1f} s ({steps})")
     return {
@@ -601,10 +551,10 @@ def bench_manual(lab: Lab, files: dict[str, str], sampler: LoadSampler) -> dict[
     }
 
 
-def all_tasks_running(lab: Lab, compose: dict[str, Any]) -> bool:
+def all_tasks_running(lab: BenchLab, compose: dict[str, Any]) -> bool:
     services = compose["services"]
     wanted = sum(
-        len(lab.nodes)
+        len(lab.hosts)
         if spec.get("deploy", {}).get("mode") == "global"
         else int(spec.get("deploy", {}).get("replicas", 1))
         for spec in services.values()
@@ -620,12 +570,12 @@ def all_tasks_running(lab: Lab, compose: dict[str, Any]) -> bool:
 # --- 2. GET / through port 80 ------------------------------------------------------------
 
 
-def wrk(lab: Lab, connections: int, seconds: float, script: Path) -> dict[str, Any]:
+def wrk(lab: BenchLab, connections: int, seconds: float, script: Path) -> dict[str, Any]:
     out = run(
         [
             "wrk",
             "-t",
-            str(len(lab.nodes)),
+            str(len(lab.hosts)),
             "-c",
             str(connections),
             "-d",
@@ -653,9 +603,9 @@ def wrk(lab: Lab, connections: int, seconds: float, script: Path) -> dict[str, A
     }
 
 
-def servers_seen(lab: Lab, per_node: int = 6) -> list[str]:
+def servers_seen(lab: BenchLab, per_node: int = 6) -> list[str]:
     seen = set()
-    for node in lab.nodes:
+    for node in lab.hosts:
         for _ in range(per_node):
             status, _, headers, _ = request(node.address, "GET", "/", timeout=10)
             seen.add(f"{status} {headers.get('server', '?')}")
@@ -663,11 +613,11 @@ def servers_seen(lab: Lab, per_node: int = 6) -> list[str]:
 
 
 def measure_get(
-    lab: Lab, label: str, server: str, args: argparse.Namespace, script: Path
+    lab: BenchLab, label: str, server: str, args: argparse.Namespace, script: Path
 ) -> dict[str, Any]:
     """wrk against every node's port 80, once every answer comes from `server`."""
-    log(f"GET / through port 80 of {len(lab.nodes)} nodes: {label}")
-    wait_for(
+    log(f"GET / through port 80 of {len(lab.hosts)} nodes: {label}")
+    wait_until(
         lambda: all(server in seen for seen in servers_seen(lab, 3)),
         180,
         f"every node's port 80 answering from {server} only",
@@ -685,7 +635,7 @@ def measure_get(
     return result
 
 
-def ship_tutorial(lab: Lab) -> None:
+def ship_tutorial(lab: BenchLab) -> None:
     log(f"building {TUTORIAL_IMAGE} from bench/tutorial.Dockerfile on this machine")
     run(
         [
@@ -702,8 +652,8 @@ def ship_tutorial(lab: Lab) -> None:
         ]
     )
     archive = run_bytes(["docker", "save", TUTORIAL_IMAGE])
-    with ThreadPoolExecutor(len(lab.nodes)) as pool:
-        list(pool.map(lambda node: lab.ssh(node, "docker load -q", input_data=archive), lab.nodes))
+    with ThreadPoolExecutor(len(lab.hosts)) as pool:
+        list(pool.map(lambda node: lab.ssh(node, "docker load -q", input_data=archive), lab.hosts))
 
 
 def run_bytes(argv: list[str]) -> bytes:
@@ -713,7 +663,7 @@ def run_bytes(argv: list[str]) -> bytes:
     return result.stdout
 
 
-def switch_web(lab: Lab, image: str) -> None:
+def switch_web(lab: BenchLab, image: str) -> None:
     log(f"web service -> {image} (docker service update --image)")
     lab.ssh(
         lab.manager,
@@ -722,11 +672,11 @@ def switch_web(lab: Lab, image: str) -> None:
     )
 
 
-def bench_get(lab: Lab, args: argparse.Namespace, web_image: str) -> dict[str, Any]:
+def bench_get(lab: BenchLab, args: argparse.Namespace, web_image: str) -> dict[str, Any]:
     """This stack, the tutorial app in its place, this stack again (A-B-A: the machine is
     shared, so a drift in its load shows as a difference between the two A runs)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(WRK_SCRIPT % (", ".join(f'"{n.address}"' for n in lab.nodes), 80))
+        handle.write(WRK_SCRIPT % (", ".join(f'"{n.address}"' for n in lab.hosts), 80))
     script = Path(handle.name)
     stack_label = "swarmstack web (gunicorn)"
     try:
@@ -756,7 +706,7 @@ def bench_get(lab: Lab, args: argparse.Namespace, web_image: str) -> dict[str, A
     }
     return {
         "connections": args.connections,
-        "threads": len(lab.nodes),
+        "threads": len(lab.hosts),
         "duration_s": args.duration,
         "warmup_s": args.warmup,
         "runs": [first, tutorial, again],
@@ -795,7 +745,7 @@ def make_records(real: list[dict[str, str]], count: int) -> list[dict[str, str]]
     return out
 
 
-def loop_client(lab: Lab) -> tuple[Node, str, str]:
+def loop_client(lab: BenchLab) -> tuple[Node, str, str]:
     """A web task's node, container and image: preferably not on the redis task's node."""
     redis_node = lab.find("redis")[0][0]
     tasks = lab.find("web")
@@ -805,7 +755,7 @@ def loop_client(lab: Lab) -> tuple[Node, str, str]:
 
 
 def per_record(
-    lab: Lab, client: tuple[Node, str, str], password: str, records: list[dict[str, str]]
+    lab: BenchLab, client: tuple[Node, str, str], password: str, records: list[dict[str, str]]
 ) -> dict[str, Any]:
     node, cid, image = client
     lines = "\n".join(json.dumps(record) for record in records)
@@ -826,7 +776,7 @@ def per_record(
     }
 
 
-def batched(lab: Lab, records: list[dict[str, str]], groups: list[Path]) -> dict[str, Any]:
+def batched(lab: BenchLab, records: list[dict[str, str]], groups: list[Path]) -> dict[str, Any]:
     body = json.dumps({"meteorite_landings": records}).encode()
     target = lab.manager.address
     reset_peaks(groups)
@@ -846,7 +796,7 @@ def batched(lab: Lab, records: list[dict[str, str]], groups: list[Path]) -> dict
     }
 
 
-def bench_post(lab: Lab, sizes: list[int]) -> dict[str, Any]:
+def bench_post(lab: BenchLab, sizes: list[int]) -> dict[str, Any]:
     real = real_records()
     client = loop_client(lab)
     password = lab.ssh(client[0], f"docker exec {client[1]} cat /run/secrets/redis_password")
@@ -1106,7 +1056,9 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def run_phases(lab: Lab, args: argparse.Namespace, report: dict[str, Any], sampler: LoadSampler):
+def run_phases(
+    lab: BenchLab, args: argparse.Namespace, report: dict[str, Any], sampler: LoadSampler
+):
     files = None
     if "converge" in args.phases:
         report["converge"] = bench_converge(lab, sampler)
@@ -1165,19 +1117,22 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     logs = RESULTS / "logs"
     logs.mkdir(exist_ok=True)
-    lab = Lab.from_inventory(logs)
+    lab = BenchLab.from_bench_inventory(logs)
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "mode": "quick" if args.quick else "full",
         "machine": machine(),
-        "lab": [node.__dict__ for node in lab.nodes],
+        "lab": [
+            {"name": node.name, "address": node.address, "manager": node.manager}
+            for node in lab.hosts
+        ],
     }
     started = time.monotonic()
     status = 0
     with sampling() as sampler:
         try:
             run_phases(lab, args, report, sampler)
-        except (BenchError, subprocess.TimeoutExpired, OSError, http.client.HTTPException) as err:
+        except (BenchError, LabError, subprocess.TimeoutExpired, *CONNECTION_ERRORS) as err:
             report["error"] = str(err)
             print(f"system-bench: {err}", file=sys.stderr)
             status = 1

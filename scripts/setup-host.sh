@@ -151,10 +151,39 @@ ensure_venv() {
     done
 }
 
+# The apps and the tests' harness, installed editable into .venv so that the
+# tests and benchmarks import them as packages (swarmstack_web, swarmviz,
+# swarmstack_harness). --no-deps: what they need comes pinned from test.txt.
+# Their build backend, flit_core, builds nothing in the source folders (no
+# egg-info in the images' build contexts); pip fetches it from the index, as
+# it fetched test.txt. .venv/.editable.sha256 remembers the pyproject.toml
+# files installed, so that a second run installs nothing.
+EDITABLE=(files/web files/visualizer tests/harness)
+editable_sha() {
+    local dir
+    for dir in "${EDITABLE[@]}"; do sha256sum "${dir}/pyproject.toml"; done | sha256sum | cut -d' ' -f1
+}
+
+ensure_editable() {
+    local args=() dir log
+    [ -f "${VENV}/.editable.sha256" ] && [ "$(cat "${VENV}/.editable.sha256")" = "$(editable_sha)" ] && return 0
+    for dir in "${EDITABLE[@]}"; do args+=(-e "${dir}"); done
+    say "Installing the apps and the tests' harness into ${VENV}, editable: ${EDITABLE[*]}"
+    log=$(mktemp)
+    if ! "${VENV}/bin/pip" install -q --disable-pip-version-check --no-deps "${args[@]}" >"$log" 2>&1; then
+        grep -v "^WARNING: Location '.*' is ignored" "$log" | tail -n 20 >&2
+        rm -f "$log"
+        die "pip could not install ${EDITABLE[*]} into ${VENV} (see above)"
+    fi
+    rm -f "$log"
+    editable_sha >"${VENV}/.editable.sha256"
+}
+
 case "${1:-setup}" in
     setup)
         install_packages "${PACKAGES[@]}"
         ensure_venv test
+        ensure_editable
         ensure_engine
         ;;
     venv)

@@ -9,53 +9,23 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from swarmstack_harness import ROOT
+from swarmstack_harness.ansible import Run, list_inventory, run_module, run_playbook
+from swarmstack_harness.http import CONNECTION_ERRORS, request
+from swarmstack_harness.wait import wait_for
+
 LOAD = ROOT / "roles" / "verify" / "files" / "load.py"
 INVENTORY = os.environ.get("SWARMSTACK_INVENTORY", "")
 STACK = "swarmstack"
-VISITS = re.compile(r"<b>Visits:</b> (\d+)")
-RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", re.MULTILINE)
 MEASURED: list[str] = []
-
-
-def ansible_env(**extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",  # Molecule sets it; colour codes hide the PLAY RECAP
-        **extra,
-    }
-
-
-@dataclass
-class Run:
-    """The outcome of one ansible-playbook run."""
-
-    rc: int
-    output: str
-    seconds: float
-    flat: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        # Ansible folds long messages; compare on single spaces.
-        self.flat = " ".join(self.output.split())
-
-    def changed(self) -> dict[str, int]:
-        """changed=N of each host in the PLAY RECAP."""
-        return {host: int(n) for host, n in RECAP.findall(self.output)}
 
 
 @dataclass
@@ -132,15 +102,7 @@ class Lab:
 
     def __init__(self, inventory: str) -> None:
         self.inventory = str(Path(inventory).resolve())
-        listed = json.loads(
-            subprocess.run(
-                [str(BIN / "ansible-inventory"), "-i", self.inventory, "--list"],
-                env=ansible_env(),
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        )
+        listed = list_inventory(self.inventory)
         self.hostvars: dict[str, dict[str, Any]] = listed["_meta"]["hostvars"]
         self.managers: list[str] = listed.get("managers", {}).get("hosts", [])
         self.workers: list[str] = listed.get("workers", {}).get("hosts", [])
@@ -155,42 +117,11 @@ class Lab:
         return f"http://{vars_.get('ansible_host', host)}:{port}{path}"
 
     def playbook(self, path: str, *extra: str, inventory: str | None = None) -> Run:
-        started = time.monotonic()
-        proc = subprocess.run(
-            [
-                str(BIN / "ansible-playbook"),
-                "-i",
-                inventory or self.inventory,
-                str(ROOT / path),
-                *extra,
-            ],
-            cwd=ROOT,
-            env=ansible_env(),
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        return Run(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
+        return run_playbook(path, inventory or self.inventory, *extra)
 
     def module(self, pattern: str, module: str, /, **args: Any) -> dict[str, dict[str, Any]]:
         """One module on the hosts of `pattern`, with become: each host's result."""
-        proc = subprocess.run(
-            [str(BIN / "ansible"), pattern, "-i", self.inventory, "-b", "-m", module]
-            + (["-a", json.dumps(args)] if args else []),
-            cwd=ROOT,
-            env=ansible_env(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1"),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        results = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]
-        failed = {
-            h: r.get("msg") for h, r in results.items() if r.get("failed") or r.get("unreachable")
-        }
-        assert not failed, f"{module} on {pattern}: {failed}"
-        return results
+        return run_module(pattern, module, self.inventory, **args)
 
     def manager(self, module: str, /, **args: Any) -> dict[str, Any]:
         """One module on the first manager."""
@@ -212,17 +143,13 @@ class Lab:
 
     def visits(self, timeout: float = 60) -> int:
         """One visit through the first manager's port, once the counter answers."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(self.url(self.managers[0]), timeout=10) as answer:
-                    match = VISITS.search(answer.read().decode())
-                if match:
-                    return int(match.group(1))
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the counter did not answer"
-            time.sleep(1)
+        return wait_for(
+            "the counter to answer",
+            lambda: request(self.url(self.managers[0]), timeout=10).visits(),
+            timeout,
+            step=1,
+            errors=CONNECTION_ERRORS,
+        )
 
     def under_load(
         self, name: str, urls: list[str], *runs: tuple[str, ...], hold: float = 0
@@ -244,20 +171,3 @@ class Lab:
     def steady(self, name: str, hold: float = 5) -> Step:
         """A short load on every node while nothing else happens."""
         return self.under_load(name, [self.url(h) for h in self.hosts], hold=hold)
-
-
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=30) as answer:
-        return json.loads(answer.read())
-
-
-def send_json(url: str, method: str, body: Any = None) -> int:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status
-    except urllib.error.HTTPError as err:
-        return err.code

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 from secrets_scan import lab_secrets, leaked
-from swarmlab import INVENTORY, Lab, get_json, send_json
+from swarmlab import INVENTORY, Lab
+from swarmstack_harness.http import get_json, send_json
 
 if not INVENTORY:
     pytest.skip(

@@ -22,7 +22,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from swarmlab import INVENTORY, RECAP, ROOT, VISITS, Lab
+from swarmlab import INVENTORY, Lab
+from swarmstack_harness import ROOT
+from swarmstack_harness.ansible import changed as changed_counts
+from swarmstack_harness.http import VISITS
 
 pytestmark = [
     pytest.mark.lab,
@@ -143,7 +146,7 @@ def test_an_ordinary_account_runs_site_yml_and_changes_nothing(lab: Lab, operato
     )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
-    changed = {host: int(n) for host, n in RECAP.findall(output)}
+    changed = changed_counts(output)
     assert set(changed) >= set(lab.hosts), output[-2000:]
     assert set(changed.values()) == {0}, (
         f"the second operator's run changed {changed}: {changed_tasks(output)}"

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import uuid
 
 import pytest
+from swarmstack_harness.engine import docker, engine_answers
 
 pytestmark = pytest.mark.docker
-
-
-def engine_answers() -> bool:
-    return bool(shutil.which("docker")) and (
-        subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
-    )
-
 
 needs_engine = pytest.mark.skipif(not engine_answers(), reason="no Docker engine answers")
 
@@ -31,10 +23,6 @@ def lab(tmp_path, name: str, subnet: str, address: str) -> dict:
             },
         }
     }
-
-
-def docker(*args: str) -> str:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout
 
 
 def test_no_engine_is_said_plainly(playbook, tmp_path) -> None:

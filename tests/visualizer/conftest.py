@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import vizlab
+from swarmstack_harness.dind import (
+    Container,
+    LabUnavailable,
+    ServiceMode,
+    SwarmLab,
+    base_image,
+    host_client,
+    remove_image,
+    wait_healthy,
+)
+from swarmviz.config import Config
+from swarmviz.server import create_app
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1] / "files" / "visualizer"))
-
-import vizlab  # noqa: E402 - after the path set-up above
-from swarmviz.config import Config  # noqa: E402
-from swarmviz.server import create_app  # noqa: E402
 
 FIXTURES = HERE / "fixtures"
 SERVICE = "web"
@@ -57,28 +64,28 @@ def serve() -> Iterator[Callable[..., str]]:
 def host_docker() -> Any:
     """The host's Docker engine (never put into swarm mode)."""
     try:
-        return vizlab.host_client()
-    except vizlab.LabUnavailable as exc:
+        return host_client()
+    except LabUnavailable as exc:
         pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")
-def swarm(host_docker: Any) -> Iterator[vizlab.SwarmLab]:
+def swarm(host_docker: Any) -> Iterator[SwarmLab]:
     """Two docker-in-docker nodes in a swarm, running web (2 replicas) and agent (global)."""
     try:
         image = vizlab.node_image(host_docker)
-        service_image = vizlab.base_image(host_docker)
-    except vizlab.LabUnavailable as exc:
+        service_image = base_image(host_docker)
+    except LabUnavailable as exc:
         pytest.skip(str(exc))
-    lab = vizlab.SwarmLab(host_docker, image)
+    lab = vizlab.swarm_lab(host_docker, image)
     try:
         lab.start(HOSTNAMES)
         lab.load_image(service_image)
         sleep = ["sleep", "infinity"]
         lab.create_service(
-            SERVICE, service_image, sleep, vizlab.ServiceMode("replicated", replicas=REPLICAS)
+            SERVICE, service_image, sleep, ServiceMode("replicated", replicas=REPLICAS)
         )
-        lab.create_service("agent", service_image, sleep, vizlab.ServiceMode("global"))
+        lab.create_service("agent", service_image, sleep, ServiceMode("global"))
         yield lab
     finally:
         lab.close()
@@ -89,28 +96,26 @@ def visualizer_image(host_docker: Any) -> Iterator[str]:
     """The image built from files/visualizer on the base image; removed after the session."""
     try:
         tag = vizlab.build_visualizer(host_docker)
-    except vizlab.LabUnavailable as exc:
+    except LabUnavailable as exc:
         pytest.skip(str(exc))
     yield tag
-    vizlab.remove_image(host_docker, tag)
+    remove_image(host_docker, tag)
 
 
 @pytest.fixture(scope="session")
-def visualizer(
-    host_docker: Any, swarm: vizlab.SwarmLab, visualizer_image: str
-) -> Iterator[vizlab.Container]:
+def visualizer(host_docker: Any, swarm: SwarmLab, visualizer_image: str) -> Iterator[Container]:
     """The visualizer image run as the stack runs it, reading the swarm manager's socket."""
     socket_gid = Path(swarm.manager.socket).stat().st_gid
     container = vizlab.run_visualizer(
         host_docker, visualizer_image, swarm.manager.socket, f"10001:{socket_gid}"
     )
     try:
-        vizlab.wait_healthy(container)
+        wait_healthy(container)
         yield container
     finally:
         container.remove(force=True, v=True)
 
 
 @pytest.fixture(scope="session")
-def visualizer_url(visualizer: vizlab.Container) -> str:
+def visualizer_url(visualizer: Container) -> str:
     return vizlab.published_url(visualizer)

@@ -14,8 +14,6 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "files" / "visualizer"))
-
 from swarmviz.engine import DockerEngine
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

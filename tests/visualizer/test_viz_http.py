@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from swarmstack_harness.http import free_port
 
 VISUALIZER_DIR = Path(__file__).resolve().parents[2] / "files" / "visualizer"
 WRITE_METHODS = ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "FOO"]
@@ -137,12 +138,6 @@ def test_a_silent_engine_times_out_with_a_message(
     finally:
         silent.close()
     assert error == f"The Docker engine at {silent.path} did not answer within 0.5 s."
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_sigterm_stops_it_promptly_with_exit_0(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ import pytest
 import requests
 import vizlab
 from conftest import HOSTNAMES, REPLICAS, SERVICE
+from swarmstack_harness.dind import Container, SwarmLab, wait_healthy
+from swarmstack_harness.wait import wait_for
 from swarmviz.state import short_image
 
 pytestmark = pytest.mark.docker
@@ -20,7 +22,7 @@ def cards_of(state: dict[str, Any], service: str) -> list[dict[str, Any]]:
     return [task for node in state["nodes"] for task in node["tasks"] if task["service"] == service]
 
 
-def test_api_state_shows_the_real_swarm(visualizer_url: str, swarm: vizlab.SwarmLab) -> None:
+def test_api_state_shows_the_real_swarm(visualizer_url: str, swarm: SwarmLab) -> None:
     response = requests.get(visualizer_url + "/api/state", timeout=10)
     assert response.status_code == 200
     state = response.json()
@@ -45,7 +47,7 @@ def test_api_state_shows_the_real_swarm(visualizer_url: str, swarm: vizlab.Swarm
 
 
 def test_image_runs_read_only_as_the_socket_group_and_is_healthy(
-    visualizer: vizlab.Container,
+    visualizer: Container,
 ) -> None:
     visualizer.reload()
     attrs = visualizer.attrs
@@ -59,7 +61,7 @@ def test_image_runs_read_only_as_the_socket_group_and_is_healthy(
 
 
 def test_writes_are_refused_and_the_engine_sees_only_reads(
-    visualizer_url: str, swarm: vizlab.SwarmLab
+    visualizer_url: str, swarm: SwarmLab
 ) -> None:
     marker = swarm.manager.mark_log()
     for method in ["POST", "PUT", "DELETE", "PATCH"]:
@@ -77,11 +79,11 @@ def test_writes_are_refused_and_the_engine_sees_only_reads(
         endpoints = {path.split("?")[0].rsplit("/", 1)[-1] for _, path in calls}
         return calls if endpoints >= {"info", "nodes", "services", "tasks"} else None
 
-    calls = vizlab.wait_for("the engine to log the visualizer's reads", all_reads_logged, 15)
+    calls = wait_for("the engine to log the visualizer's reads", all_reads_logged, 15)
     assert {method for method, _ in calls} <= {"GET", "HEAD"}
 
 
-def test_a_worker_engine_is_explained(serve: Callable[..., str], swarm: vizlab.SwarmLab) -> None:
+def test_a_worker_engine_is_explained(serve: Callable[..., str], swarm: SwarmLab) -> None:
     response = requests.get(serve(docker_socket=swarm.nodes[1].socket) + "/api/state", timeout=10)
     assert response.status_code == 503
     assert "is a swarm worker, not a manager" in response.json()["error"]
@@ -97,7 +99,7 @@ def test_an_engine_outside_a_swarm_is_explained(
 
 
 def test_socket_without_permission_is_explained(
-    host_docker: Any, swarm: vizlab.SwarmLab, visualizer_image: str
+    host_docker: Any, swarm: SwarmLab, visualizer_image: str
 ) -> None:
     assert Path(swarm.manager.socket).stat().st_mode & 0o007 == 0, (
         "the socket should be closed to others"
@@ -106,7 +108,7 @@ def test_socket_without_permission_is_explained(
         host_docker, visualizer_image, swarm.manager.socket, "10001:10001"
     )
     try:
-        vizlab.wait_healthy(container)
+        wait_healthy(container)
         response = requests.get(vizlab.published_url(container) + "/api/state", timeout=10)
         assert response.status_code == 503
         assert response.json()["error"].startswith(
@@ -124,7 +126,7 @@ def test_container_stops_promptly_with_exit_0(
         host_docker, visualizer_image, str(tmp_path / "docker.sock"), "10001:10001"
     )
     try:
-        vizlab.wait_healthy(container)
+        wait_healthy(container)
         started = time.monotonic()
         container.stop(timeout=10)
         assert time.monotonic() - started < 5

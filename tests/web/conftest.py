@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,29 +12,18 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from swarmstack_harness import ROOT as REPO
+from swarmstack_harness.http import free_port
+from swarmstack_harness.wait import wait_for as wait_until
+from swarmstack_web import create_app
 
-REPO = Path(__file__).resolve().parents[2]
 WEB_DIR = REPO / "files" / "web"
-sys.path.insert(0, str(WEB_DIR))
-
-from swarmstack_web import create_app  # noqa: E402 - needs the path above
-
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} not ready after {timeout} s")
+    """Poll check every 50 ms; an exception from it fails at once (a process that exited)."""
+    wait_until(what, check, timeout, step=0.05, errors=())
 
 
 class RedisServer:
