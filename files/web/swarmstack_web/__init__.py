@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 from redis import Redis
+from redis.sentinel import Sentinel
 
 from .config import Settings, load_settings
 from .state import AppState
@@ -18,7 +19,29 @@ __all__ = ["create_app"]
 
 
 def make_redis(settings: Settings, password: str | None) -> Redis:
-    """One client, hence one connection pool, per process."""
+    """One client, hence one connection pool, per process.
+
+    With Sentinels, the client asks them for the primary on every new connection,
+    so it follows a failover without a restart.
+    """
+    if settings.redis_sentinels:
+        sentinel = Sentinel(
+            settings.sentinel_addresses(),
+            sentinel_kwargs={
+                "password": password,
+                "socket_timeout": settings.redis_connect_timeout,
+                "socket_connect_timeout": settings.redis_connect_timeout,
+            },
+        )
+        client: Redis = sentinel.master_for(
+            settings.redis_master_name,
+            db=settings.redis_db,
+            password=password,
+            socket_timeout=settings.redis_socket_timeout,
+            socket_connect_timeout=settings.redis_connect_timeout,
+            decode_responses=True,
+        )
+        return client
     return Redis(
         host=settings.redis_host,
         port=settings.redis_port,
@@ -52,11 +75,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.logger.level == logging.NOTSET:  # also sets up Flask's handler for the package
         app.logger.setLevel(logging.INFO)
     app.logger.info(
-        "Redis at %s:%s db %s (password %s), counter key %r, data prefix %r",
-        settings.redis_host,
-        settings.redis_port,
+        "%s db %s (password %s, %d replica(s) confirm a write), counter key %r, data prefix %r",
+        settings.redis_description(),
         settings.redis_db,
         "set" if password else "not set",
+        settings.redis_min_replicas,
         settings.counter_key,
         settings.data_key_prefix,
     )

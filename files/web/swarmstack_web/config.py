@@ -27,6 +27,15 @@ class Settings:
     redis_socket_timeout: float = 2.0
     redis_connect_timeout: float = 2.0
     redis_bulk_timeout: float = 60.0
+    # With Redis Sentinel: "host:port" of the Sentinels, comma-separated (a name that
+    # resolves to several addresses counts once and is tried address by address), and
+    # the name they monitor the primary under. Empty: Redis at redis_host:redis_port.
+    redis_sentinels: str = ""
+    redis_master_name: str = "swarmstack"
+    # Replicas that must hold a write (Redis WAIT) before it is acknowledged, and how
+    # long to wait for them. 0: acknowledged once the primary has it.
+    redis_min_replicas: int = 0
+    redis_wait_timeout: float = 2.0
     counter_key: str = "counter"
     name: str = "World"
     data_file: str = ""
@@ -48,6 +57,22 @@ class Settings:
     def _internal_base(self) -> str:
         last = self.data_key_prefix[-1]
         return self.data_key_prefix[:-1] + ("#" if last == "@" else "@")
+
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """The Sentinels as (host, port) pairs; empty without Sentinel."""
+        addresses = []
+        for item in self.redis_sentinels.split(","):
+            if item.strip():
+                host, _, port = item.strip().rpartition(":")
+                addresses.append((host, int(port)))
+        return addresses
+
+    def redis_description(self) -> str:
+        """Where Redis is, for messages."""
+        if self.redis_sentinels:
+            sentinels = self.redis_sentinels
+            return f"the Redis primary {self.redis_master_name!r} (Sentinels {sentinels})"
+        return f"Redis at {self.redis_host}:{self.redis_port}"
 
     def redis_password(self) -> str | None:
         """Read the password from REDIS_PASSWORD_FILE; None when unset, absent or empty."""
@@ -78,6 +103,17 @@ def _check(settings: Settings) -> Settings:
     for name in ("redis_socket_timeout", "redis_connect_timeout", "redis_bulk_timeout"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name.upper()} must be a positive number of seconds")
+    for item in settings.redis_sentinels.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if item.strip() and not (host and port.isdigit() and 0 < int(port) < 65536):
+            raise ConfigError(
+                f"REDIS_SENTINELS={settings.redis_sentinels!r}: each entry must be host:port, "
+                "e.g. 'sentinel:26379'"
+            )
+    if settings.redis_min_replicas < 0 or settings.redis_wait_timeout <= 0:
+        raise ConfigError(
+            "REDIS_MIN_REPLICAS must be 0 or more, REDIS_WAIT_TIMEOUT a positive number of seconds"
+        )
     if settings.data_max_bytes <= 0 or settings.data_batch_size <= 0:
         raise ConfigError("DATA_MAX_BYTES and DATA_BATCH_SIZE must be positive")
     return settings

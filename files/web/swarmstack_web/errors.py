@@ -11,7 +11,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from .records import InvalidData
 from .state import get_state
-from .store import LoadConflict
+from .store import LoadConflict, NotReplicated
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,14 @@ def _redis_error(err: RedisError) -> Response:
     return error_response(
         503,
         "Service Unavailable",
-        f"Redis at {settings.redis_host}:{settings.redis_port} is not available ({err}); "
+        f"{settings.redis_description()} is not available ({err}); "
         "nothing was changed, retry later",
     )
+
+
+def _not_replicated(err: NotReplicated) -> Response:
+    log.warning("Not confirmed by a replica: %s", err)
+    return error_response(503, "Service Unavailable", str(err))
 
 
 def _unexpected(err: Exception) -> Response:
@@ -61,5 +66,6 @@ def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InvalidData, _invalid_data)
     app.register_error_handler(LoadConflict, _conflict)
+    app.register_error_handler(NotReplicated, _not_replicated)
     app.register_error_handler(RedisError, _redis_error)
     app.register_error_handler(Exception, _unexpected)

@@ -38,6 +38,10 @@ class LoadConflict(RuntimeError):
     """Another load or delete changed the records while this one ran."""
 
 
+class NotReplicated(RuntimeError):
+    """The primary applied a change that too few replicas confirmed in time."""
+
+
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
@@ -65,6 +69,8 @@ class RecordStore:
         self._load_prefix = settings.data_load_key_prefix.encode()
         self._batch = settings.data_batch_size
         self._bulk_timeout = settings.redis_bulk_timeout
+        self._min_replicas = settings.redis_min_replicas
+        self._wait_ms = int(settings.redis_wait_timeout * 1000)
         self._names: dict[str, str] = {}  # packed field names seen before
 
     def _raw(self, timeout: float | None = None) -> RawConnection:
@@ -92,6 +98,19 @@ class RecordStore:
             raise LoadConflict("another load or delete ran at the same time; retry")
         tx.check_lines(size, b"")  # integers and OKs
 
+    def _confirm(self, tx: RawConnection, what: str) -> None:
+        """WAIT until enough replicas hold this connection's writes, or say so."""
+        if not self._min_replicas:
+            return
+        confirmed = tx.call(b"WAIT", b"%d" % self._min_replicas, b"%d" % self._wait_ms)
+        if confirmed < self._min_replicas:
+            raise NotReplicated(
+                f"{what} was applied on the Redis primary, but {confirmed} of the "
+                f"{self._min_replicas} replica(s) needed confirmed it within "
+                f"{self._wait_ms / 1000:g} s, so losing the primary's node now could undo it; "
+                "retry the same request once a replica is back"
+            )
+
     def _queue_unlink_loaded(self, tx: RawConnection, side: RawConnection) -> int:
         removed = 0
         for ids in self._id_batches(side, self._batch):
@@ -111,6 +130,7 @@ class RecordStore:
                 last = [pack(b"RENAME", load_key, self._index), pack(b"PERSIST", self._index)]
                 self._queue(tx, last if stored else [pack(b"DEL", self._index)])
                 self._execute(tx)
+                self._confirm(tx, f"the load of {stored} records")
         finally:
             self._forget(load_key)
         return stored
@@ -233,5 +253,6 @@ class RecordStore:
                     removed = self._queue_unlink_loaded(tx, side)
                 self._queue(tx, [pack(b"DEL", self._index)])
                 self._execute(tx)
+                self._confirm(tx, f"the delete of {removed} records")
                 return removed
         raise LoadConflict("the records kept changing during the delete; retry")
