@@ -3,7 +3,9 @@
 
 Prints one JSON object: how many answers of each status, transport errors,
 how many 200 pages had a visit count or said the counter is disabled, and
-the highest visit count seen. Only the URLs given are contacted. SIGTERM
+the highest visit count seen, and the longest stretch of time in which no
+answer had a count (from the start to the first count, between counts, and
+from the last count to the end). Only the URLs given are contacted. SIGTERM
 ends it early, still printing the JSON, so it can run in the background for
 as long as an operation takes.
 """
@@ -11,6 +13,7 @@ as long as an operation takes.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import signal
@@ -33,6 +36,7 @@ def worker(
     lock: threading.Lock,
     stop: threading.Event,
     pause: float = 0.0,
+    counted_at: list[float] | None = None,
 ) -> None:
     done = 0
     while not stop.is_set() and time.monotonic() < deadline and done < limit:
@@ -54,8 +58,16 @@ def worker(
                 out[f"page: {page}"] += 1
             if match:
                 top[0] = max(top[0], int(match.group(1)))
+                if counted_at is not None:
+                    counted_at.append(time.monotonic())
         if pause and status.startswith("error"):
             stop.wait(pause)  # a node that is down is not hammered
+
+
+def longest_gap(started: float, ended: float, times: list[float]) -> float:
+    """The longest stretch between started, each counted answer and ended."""
+    marks = [started, *sorted(times), ended]
+    return max(later - earlier for earlier, later in itertools.pairwise(marks))
 
 
 def rotated(urls: list[str], by: int) -> list[str]:
@@ -84,6 +96,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     deadline = time.monotonic() + min(args.seconds, 900)
     per_client = max(1, args.max_requests // args.clients)
+    counted_at: list[float] = []
     threads = [
         threading.Thread(
             target=worker,
@@ -96,6 +109,7 @@ def main() -> None:
                 lock,
                 stop,
                 args.error_pause,
+                counted_at,
             ),
         )
         for i in range(args.clients)
@@ -105,6 +119,7 @@ def main() -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    ended = time.monotonic()
     pages = {key[6:]: out.pop(key) for key in list(out) if key.startswith("page: ")}
     print(
         json.dumps(
@@ -114,7 +129,8 @@ def main() -> None:
                 "ok": out["200"],
                 "total": sum(out.values()),
                 "max_visits": top[0],
-                "seconds": round(time.monotonic() - started, 2),
+                "seconds": round(ended - started, 2),
+                "longest_uncounted_s": round(longest_gap(started, ended, counted_at), 2),
             }
         )
     )
