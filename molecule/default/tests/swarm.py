@@ -1,0 +1,30 @@
+"""What the testinfra modules share: the stack's name, the docker client of a
+node, and the Molecule inventory's groups for their `testinfra_hosts`."""
+
+from __future__ import annotations
+
+import os
+
+from testinfra.utils.ansible_runner import AnsibleRunner
+
+STACK = "swarmstack"
+
+
+def docker(host, *args: str) -> str:
+    with host.sudo():
+        return host.check_output("docker " + " ".join(args))
+
+
+def inventory_group(name: str) -> list[str]:
+    """The hosts of a group of the Molecule inventory, in the inventory's order.
+
+    The order is Ansible's: `groups['managers'] | first` in the roles (such as
+    stack_redis_host's default) is the first host here.
+    """
+    inventory_file = os.environ.get("MOLECULE_INVENTORY_FILE")
+    if not inventory_file:
+        raise RuntimeError("MOLECULE_INVENTORY_FILE is unset: run these tests with molecule verify")
+    hosts = AnsibleRunner(inventory_file).inventory.get(name, {}).get("hosts", [])
+    if not hosts:
+        raise RuntimeError(f"the Molecule inventory {inventory_file} has no host in {name}")
+    return list(hosts)
