@@ -18,6 +18,42 @@ from .store import RecordStore
 __all__ = ["create_app"]
 
 
+class ResolvingSentinel(Sentinel):
+    """A Sentinel client that looks its Sentinels up in DNS before each discovery.
+
+    A swarm service name (endpoint mode dnsrr) resolves to the address of every
+    Sentinel task, and those change when a task is replaced. redis-py would resolve
+    a name once per connection and so ask only the first Sentinel that answers, even
+    one that still names a primary that is gone; this asks every address in turn.
+    """
+
+    def __init__(self, names: list[tuple[str, int]], **kwargs: Any) -> None:
+        super().__init__([], **kwargs)
+        self._names = names
+        self._clients: dict[tuple[str, int], Redis] = {}
+
+    def _addresses(self) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+        for host, port in self._names:
+            try:
+                infos = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)
+            except OSError:
+                continue
+            for info in infos:
+                address = (str(info[4][0]), port)
+                if address not in found:
+                    found.append(address)
+        return found
+
+    def discover_master(self, service_name: str) -> tuple[str, int]:
+        addresses = self._addresses()
+        for address in addresses:
+            if address not in self._clients:
+                self._clients[address] = Redis(address[0], address[1], **self.sentinel_kwargs)
+        self.sentinels = [self._clients[address] for address in addresses]
+        return tuple(super().discover_master(service_name))  # type: ignore[return-value]
+
+
 def make_redis(settings: Settings, password: str | None) -> Redis:
     """One client, hence one connection pool, per process.
 
@@ -25,7 +61,7 @@ def make_redis(settings: Settings, password: str | None) -> Redis:
     so it follows a failover without a restart.
     """
     if settings.redis_sentinels:
-        sentinel = Sentinel(
+        sentinel = ResolvingSentinel(
             settings.sentinel_addresses(),
             sentinel_kwargs={
                 "password": password,

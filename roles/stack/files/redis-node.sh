@@ -6,16 +6,25 @@
 #   redis-node.sh server REDIS-SERVER-ARGS...   (redis.conf and options)
 #   redis-node.sh sentinel
 #
-# A server asks the Sentinels which node is the primary and starts as its
-# replica. Only when no Sentinel knows a primary (a new deployment, or after
-# `docker stack rm`) and no other server is one does the server on
-# REDIS_FIRST_NODE start as the primary; every other server waits for one.
-# So a primary that comes back after a failover never takes writes: it asks
-# first, and starts as a replica of the new primary.
-# Every node announces its task's own address (not a service VIP).
+# A server asks the Sentinels which server is the primary and starts as its
+# replica. It starts as the primary only when a majority of the Sentinels
+# answer and none knows a primary (a new deployment, or after `docker stack
+# rm`), no other server is one, and its data was current when it stopped
+# (may_start_first); then it tells the Sentinels to monitor it. A server that cannot reach a majority of
+# the Sentinels (its node just came back and the overlay network has not
+# caught up yet) waits: so a primary that comes back after a failover never
+# starts as a primary of its own, it starts as the new primary's replica.
+#
+# A Sentinel starts at once, monitoring the primary its peers know, if any;
+# until it monitors one it keeps asking its peers, then the servers (a
+# primary with a replica), and monitors what they name. Both watch their
+# view afterwards (watch_server, watch_sentinel).
+#
+# Every server and Sentinel announces its task's own address (not a VIP).
 #
 # Environment: REDIS_MASTER_NAME (the name Sentinel monitors), REDIS_FIRST_NODE
-# (the node whose server starts as the first primary), NODE_HOSTNAME (this
+# (the node whose server starts as the first primary), REDIS_NODES (the nodes
+# of the servers, in the order they may start as the primary), NODE_HOSTNAME (this
 # task's node), REDIS_PEERS / SENTINEL_PEERS (DNS names listing every server /
 # Sentinel task, e.g. tasks.redis), SENTINEL_QUORUM, SENTINEL_DOWN_AFTER_MS,
 # SENTINEL_FAILOVER_TIMEOUT_MS, REDIS_PASSWORD_FILE.
@@ -24,6 +33,7 @@ set -eu
 mode=${1:?say server or sentinel}
 shift
 name=${REDIS_MASTER_NAME:?}
+quorum=${SENTINEL_QUORUM:-2}
 password=$(cat "${REDIS_PASSWORD_FILE:-/run/secrets/redis_password}")
 REDISCLI_AUTH=$password
 export REDISCLI_AUTH
@@ -42,32 +52,184 @@ peer_ips() { getent ahostsv4 "$1" 2>/dev/null | awk '{ print $1 }' | sort -u || 
 
 cli() { timeout 3 redis-cli --no-auth-warning "$@" 2>/dev/null; }
 
-# The primary's address the first answering Sentinel (not this one) knows.
-sentinel_says() {
+is_primary() { [ "$(cli -h "$1" -p 6379 ROLE | sed -n 1p)" = master ]; }
+
+# Ask every Sentinel (but this one) for the primary. Sets `answered` (how
+# many answered) and `known` (a primary one of them names, one that says it
+# is the primary if there is one).
+ask_sentinels() {
+    answered=0
+    known=""
     for s in $(peer_ips "$SENTINEL_PEERS"); do
         [ "$s" = "$me" ] && continue
-        addr=$(cli -h "$s" -p 26379 SENTINEL get-master-addr-by-name "$name" | sed -n 1p) || continue
-        if [ -n "$addr" ]; then
-            echo "$addr"
-            return
+        reply=$(cli -h "$s" -p 26379 SENTINEL get-master-addr-by-name "$name") || continue
+        answered=$((answered + 1))
+        addr=$(echo "$reply" | sed -n 1p)
+        [ -n "$addr" ] || continue
+        if [ -z "$known" ] || is_primary "$addr"; then
+            known=$addr
         fi
     done
 }
 
-is_primary() { [ "$(cli -h "$1" -p 6379 ROLE | sed -n 1p)" = master ]; }
-
-# A server of another task that says it is a primary.
+# The server of another task that says it is a primary, when exactly one
+# does; with an argument, only if it has at least one replica connected.
 peer_primary() {
+    claims=""
     for p in $(peer_ips "$REDIS_PEERS"); do
         [ "$p" = "$me" ] && continue
-        if is_primary "$p"; then
-            echo "$p"
-            return
+        info=$(cli -h "$p" -p 6379 INFO replication) || continue
+        case $info in *role:master*) ;; *) continue ;; esac
+        if [ $# -gt 0 ]; then
+            case $info in *connected_slaves:0*) continue ;; esac
+        fi
+        claims="$claims $p"
+    done
+    set -- $claims
+    [ $# -eq 1 ] && echo "$1"
+    return 0
+}
+
+# Make the Sentinel at $1 monitor the primary at $2 (the password from
+# standard input, never on a command line).
+monitor() {
+    cli -h "$1" -p 26379 SENTINEL MONITOR "$name" "$2" 6379 "$quorum" >/dev/null || return 1
+    printf '%s' "$password" | cli -x -h "$1" -p 26379 SENTINEL SET "$name" auth-pass >/dev/null
+    cli -h "$1" -p 26379 SENTINEL SET "$name" down-after-milliseconds "${SENTINEL_DOWN_AFTER_MS:-5000}" \
+        failover-timeout "${SENTINEL_FAILOVER_TIMEOUT_MS:-30000}" parallel-syncs 1 >/dev/null
+    say "the Sentinel at $1 monitors the primary $2"
+}
+
+monitors_nothing() { [ -z "$(cli -h "$1" -p 26379 SENTINEL get-master-addr-by-name "$name")" ]; }
+
+# A field of a Redis reply printed one value per line (INFO: "field:value").
+field() { tr -d '\r' | sed -n "s/^$1:\(.*\)\$/\1/p" | head -n 1; }
+after() { tr -d '\r' | awk -v f="$1" 'prev == f { print; exit } { prev = $0 }'; }
+
+# Swarm gives a replaced task a new address, and may give an old one to
+# another task: a Sentinel or a server can be left pointing at an address
+# that is gone. The Sentinels only correct the servers they know, so each
+# server and Sentinel also watches its own view and follows the primary a
+# majority of the Sentinels (a peer, for a Sentinel) names instead.
+watch_server() {
+    set +e # a watchdog carries on after a failed command
+    # A replica's data is behind until it has synced with its primary.
+    [ "$1" = primary ] || { echo behind > "$marker.new" && mv "$marker.new" "$marker"; }
+    until cli -h 127.0.0.1 -p 6379 PING | grep -q PONG; do sleep 0.5; done
+    strikes=0
+    while :; do
+        sleep 5
+        info=$(cli -h 127.0.0.1 -p 6379 INFO replication) || continue
+        role=$(echo "$info" | field role)
+        link=$(echo "$info" | field master_link_status)
+        syncing=$(echo "$info" | field master_sync_in_progress)
+        if [ "$role" = master ] || { [ "$link" = up ] && [ "$syncing" = 0 ]; }; then
+            echo in-sync > "$marker.new" && mv "$marker.new" "$marker"
+        else
+            echo behind > "$marker.new" && mv "$marker.new" "$marker"
+        fi
+        if [ "$role" = slave ] && [ "$link" = up ]; then
+            strikes=0
+            continue
+        fi
+        ask_sentinels
+        if [ -z "$known" ] || [ "$known" = "$me" ] || [ "$answered" -lt "$quorum" ]; then
+            strikes=0
+            continue
+        fi
+        strikes=$((strikes + 1))
+        # Three looks in a row (15 s): never in the middle of a failover.
+        if [ "$strikes" -ge 3 ] && is_primary "$known"; then
+            say "$role with link ${link:-none}, but the Sentinels name $known the primary: becoming its replica"
+            cli -h 127.0.0.1 -p 6379 REPLICAOF "$known" 6379 >/dev/null
+            strikes=0
+        fi
+    done
+}
+
+watch_sentinel() {
+    set +e # a watchdog carries on after a failed command
+    until cli -h 127.0.0.1 -p 26379 PING | grep -q PONG; do sleep 0.5; done
+    strikes=0
+    stale=0
+    while :; do
+        if monitors_nothing 127.0.0.1; then
+            # Adopt the primary the peers, or else the servers, name.
+            ask_sentinels
+            [ -n "$known" ] && ! is_primary "$known" && known=""
+            [ -n "$known" ] || known=$(peer_primary with-replica)
+            [ -n "$known" ] && monitor 127.0.0.1 "$known"
+            sleep 2
+            continue
+        fi
+        sleep 5
+        state=$(cli -h 127.0.0.1 -p 26379 SENTINEL MASTER "$name") || continue
+        flags=$(echo "$state" | after flags)
+        reported=$(echo "$state" | after role-reported)
+        mine=$(echo "$state" | after ip)
+        case "$flags/$reported" in
+        *s_down* | *o_down* | */slave) stale=$((stale + 1)) ;;
+        *)
+            strikes=0
+            stale=0
+            continue
+            ;;
+        esac
+        ask_sentinels
+        if [ -n "$known" ] && [ "$known" != "$mine" ] && is_primary "$known"; then
+            strikes=$((strikes + 1))
+        else
+            strikes=0
+        fi
+        # Twelve looks (60 s) with the primary gone and no server a primary
+        # anywhere: the Sentinels disagree and none can fail over (seen when
+        # the Sentinels were replaced while a primary went down). Force a
+        # failover to the best replica this Sentinel knows.
+        if [ "$stale" -ge 12 ] && [ -z "$(peer_primary)" ]; then
+            say "the primary $mine is gone ($flags) and no server is a primary: forcing a failover"
+            cli -h 127.0.0.1 -p 26379 SENTINEL FAILOVER "$name" >/dev/null
+            stale=0
+        fi
+        # Six looks in a row (30 s): longer than a failover takes.
+        if [ "$strikes" -ge 6 ]; then
+            say "the primary $mine is gone ($flags, reported $reported); the peers name $known: monitoring it"
+            cli -h 127.0.0.1 -p 26379 SENTINEL REMOVE "$name" >/dev/null
+            monitor 127.0.0.1 "$known"
+            strikes=0
         fi
     done
 }
 
 quote() { printf '%s' "$1" | sed 's/[\\"]/\\&/g'; }
+
+# Whether this server's data was current when it last looked (every 5 s):
+# "in-sync" (the primary, or a replica linked to it and not loading),
+# "behind" (starting, syncing or cut off), or "none" (never ran here).
+marker=/data/.swarmstack-sync
+sync_state() { cat "$marker" 2>/dev/null || echo none; }
+
+# With no primary anywhere (a new deployment, or after `docker stack rm`),
+# which server starts as the primary: the one on REDIS_FIRST_NODE unless its
+# data was behind when it stopped; else, in the order of REDIS_NODES, the
+# first whose data was in sync (each later one waits 10 s more, so that the
+# one before it can start first). A node with no data of its own (none)
+# never starts as the primary unless it is REDIS_FIRST_NODE (a new
+# deployment, or a single Redis moving over). After 120 s with none,
+# REDIS_FIRST_NODE does, whatever its data.
+may_start_first() {
+    state=$(sync_state)
+    if [ "$NODE_HOSTNAME" = "$REDIS_FIRST_NODE" ]; then
+        [ "$state" != behind ] || [ "$1" -ge 120 ]
+        return
+    fi
+    [ "$state" = in-sync ] || return 1
+    rank=0
+    for node in ${REDIS_NODES:-}; do
+        [ "$node" = "$NODE_HOSTNAME" ] && break
+        rank=$((rank + 1))
+    done
+    [ "$1" -ge $((rank * 10)) ]
+}
 
 me=$(own_ip)
 [ -n "$me" ] || { say "cannot find this task's address"; exit 1; }
@@ -76,40 +238,41 @@ case $mode in
 server)
     waited=0
     while :; do
-        said=$(sentinel_says)
-        if [ -n "$said" ] && [ "$said" != "$me" ] && is_primary "$said"; then
-            say "the Sentinels name $said the primary: starting as its replica ($me)"
-            exec redis-server "$@" --replica-announce-ip "$me" --replicaof "$said" 6379
+        ask_sentinels
+        if [ -n "$known" ] && [ "$known" != "$me" ] && is_primary "$known"; then
+            say "the Sentinels name $known the primary: starting as its replica ($me)"
+            watch_server replica &
+            exec redis-server "$@" --replica-announce-ip "$me" --replicaof "$known" 6379
         fi
-        if [ -z "$said" ]; then
+        if [ -z "$known" ] && [ "$answered" -ge "$quorum" ]; then
             found=$(peer_primary)
             if [ -n "$found" ]; then
                 say "no Sentinel knows a primary; $found is one: starting as its replica ($me)"
+                watch_server replica &
                 exec redis-server "$@" --replica-announce-ip "$me" --replicaof "$found" 6379
             fi
-            if [ "$NODE_HOSTNAME" = "$REDIS_FIRST_NODE" ]; then
-                say "no Sentinel knows a primary and no server is one: starting as the primary ($me)"
+            if may_start_first "$waited"; then
+                say "$answered Sentinels know no primary and no server is one: starting as the primary ($me, data $(sync_state))"
+                (
+                    set +e
+                    until cli -h 127.0.0.1 -p 6379 PING | grep -q PONG; do sleep 0.2; done
+                    for s in $(peer_ips "$SENTINEL_PEERS"); do
+                        monitors_nothing "$s" && monitor "$s" "$me"
+                    done
+                ) &
+                watch_server primary &
                 exec redis-server "$@" --replica-announce-ip "$me"
             fi
         fi
-        [ $((waited % 10)) -eq 0 ] && say "waiting for a primary (the Sentinels say: ${said:-nothing}) for ${waited} s"
+        [ $((waited % 10)) -eq 0 ] &&
+            say "waiting for a primary: $answered Sentinels answered, naming ${known:-none}, after ${waited} s"
         waited=$((waited + 1))
         sleep 1
     done
     ;;
 sentinel)
-    waited=0
-    while :; do
-        primary=$(sentinel_says)
-        if [ -n "$primary" ] && ! is_primary "$primary"; then
-            primary=""
-        fi
-        [ -n "$primary" ] || primary=$(peer_primary)
-        [ -n "$primary" ] && break
-        [ $((waited % 10)) -eq 0 ] && say "waiting for a primary to monitor for ${waited} s"
-        waited=$((waited + 1))
-        sleep 1
-    done
+    ask_sentinels
+    [ -n "$known" ] && ! is_primary "$known" && known=""
     # Sentinel rewrites its configuration file: a writable copy, made anew
     # by each task. The same myid on the same node lets the other Sentinels
     # replace this node's old entry instead of counting one more Sentinel.
@@ -124,13 +287,20 @@ requirepass "$secret"
 sentinel myid $myid
 sentinel announce-ip $me
 sentinel sentinel-pass "$secret"
-sentinel monitor $name $primary 6379 ${SENTINEL_QUORUM:-2}
+CONF
+    if [ -n "$known" ]; then
+        cat >> "$conf" <<CONF
+sentinel monitor $name $known 6379 $quorum
 sentinel auth-pass $name "$secret"
 sentinel down-after-milliseconds $name ${SENTINEL_DOWN_AFTER_MS:-5000}
 sentinel failover-timeout $name ${SENTINEL_FAILOVER_TIMEOUT_MS:-30000}
 sentinel parallel-syncs $name 1
 CONF
-    say "monitoring the primary $primary as $me (myid $myid)"
+        say "monitoring the primary $known as $me (myid $myid)"
+    else
+        say "no peer knows a primary yet: starting as $me (myid $myid), monitoring none"
+    fi
+    watch_sentinel &
     exec redis-server "$conf" --sentinel
     ;;
 *)
