@@ -41,6 +41,7 @@ try:
     from swarmstack_harness import ROOT as REPO
     from swarmstack_harness.engine import base_image_name
     from swarmstack_harness.http import free_port
+    from swarmstack_harness.http import request as http_request
     from swarmstack_harness.wait import wait_for
 except ImportError as err:  # run with another Python than .venv's
     sys.exit(f"app-bench: {err}: run it with .venv/bin/python after `make setup`")
@@ -102,16 +103,8 @@ def request(
     host: str, port: int, method: str, path: str, body: bytes | None = None, timeout: float = 600
 ) -> tuple[int, bytes, float]:
     """One request on a new connection: status, body, seconds."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    started = time.perf_counter()
-    try:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
-        return response.status, data, time.perf_counter() - started
-    finally:
-        conn.close()
+    answer = http_request(f"http://{host}:{port}{path}", method, body, timeout)
+    return answer.status, answer.body, answer.seconds
 
 
 def answers(host: str, port: int, path: str = "/") -> bool:
