@@ -35,6 +35,11 @@ def test_link_style_redis_port() -> None:
         ({"REDIS_PORT": "sixty"}, "REDIS_PORT='sixty' is not a valid int"),
         ({"REDIS_SOCKET_TIMEOUT": "0"}, "REDIS_SOCKET_TIMEOUT must be a positive"),
         ({"DATA_KEY_PREFIX": ""}, "DATA_KEY_PREFIX must not be empty"),
+        ({"REDIS_SENTINELS": "sentinel"}, "REDIS_SENTINELS=.sentinel.: each entry must be"),
+        ({"REDIS_SENTINELS": "a:26379,b:port"}, "each entry must be host:port"),
+        ({"REDIS_SENTINELS": ":26379"}, "each entry must be host:port"),
+        ({"REDIS_MIN_REPLICAS": "-1"}, "REDIS_MIN_REPLICAS must be 0 or more"),
+        ({"REDIS_WAIT_TIMEOUT": "0"}, "REDIS_WAIT_TIMEOUT a positive number"),
     ],
 )
 def test_bad_values_say_which_setting(overrides: dict[str, str], message: str) -> None:
@@ -57,3 +62,10 @@ def test_internal_keys_never_start_with_the_record_prefix() -> None:
         settings = load_settings({"DATA_KEY_PREFIX": prefix}, environ={})
         assert not settings.data_index_key.startswith(prefix)
         assert not settings.data_load_key_prefix.startswith(prefix)
+
+
+def test_sentinel_addresses() -> None:
+    settings = load_settings({"REDIS_SENTINELS": " sentinel:26379, 10.0.0.2:26380 ,"}, environ={})
+    assert settings.sentinel_addresses() == [("sentinel", 26379), ("10.0.0.2", 26380)]
+    assert "Sentinels" in settings.redis_description()
+    assert load_settings({}, environ={}).sentinel_addresses() == []
