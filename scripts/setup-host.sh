@@ -126,25 +126,34 @@ make_venv() {
     rm -f "$log"
 }
 
+# pip install ARGS into .venv, quietly; on failure the last lines of pip's
+# output and a message naming WHAT could not be installed.
+pip_install() {
+    local what=$1 log
+    shift
+    log=$(mktemp)
+    if ! "${VENV}/bin/pip" install -q --disable-pip-version-check "$@" >"$log" 2>&1; then
+        grep -v "^WARNING: Location '.*' is ignored" "$log" | tail -n 20 >&2
+        rm -f "$log"
+        die "pip could not install ${what} into ${VENV} (see above)"
+    fi
+    rm -f "$log"
+}
+
 ensure_venv() {
-    local lock=$1 locks=("$1") args=() one log
+    local lock=$1 locks=("$1") args=() one
     lock_installed "$lock" && return 0
     # controller.txt with test.txt: pip refuses the two if their pins differ.
     [ "$lock" = test ] && locks=(controller test)
     for one in "${locks[@]}"; do args+=(-r "requirements/${one}.txt"); done
     make_venv
     say "Installing the pinned Python requirements (requirements/${lock}.txt) into ${VENV}"
-    log=$(mktemp)
     # --no-compile: byte-compiling every file of the ansible package's
     # collections at install time tripled the time of a first install
     # (test.txt from local wheels: 90 s, 28 s without); Python compiles what
     # it imports when it first imports it.
-    if ! "${VENV}/bin/pip" install -q --disable-pip-version-check --no-compile "${args[@]}" >"$log" 2>&1; then
-        grep -v "^WARNING: Location '.*' is ignored" "$log" | tail -n 20 >&2
-        rm -f "$log"
-        die "pip could not install requirements/${lock}.txt into ${VENV} (see above)"
-    fi
-    rm -f "$log" "${VENV}/.requirements.sha256"
+    pip_install "requirements/${lock}.txt" --no-compile "${args[@]}"
+    rm -f "${VENV}/.requirements.sha256"
     [ "$lock" = controller ] && rm -f "${VENV}/.test.sha256"
     for one in "${locks[@]}"; do
         sha256sum "requirements/${one}.txt" | cut -d' ' -f1 >"${VENV}/.${one}.sha256"
@@ -165,17 +174,11 @@ editable_sha() {
 }
 
 ensure_editable() {
-    local args=() dir log
+    local args=() dir
     [ -f "${VENV}/.editable.sha256" ] && [ "$(cat "${VENV}/.editable.sha256")" = "$(editable_sha)" ] && return 0
     for dir in "${EDITABLE[@]}"; do args+=(-e "${dir}"); done
     say "Installing the apps and the tests' harness into ${VENV}, editable: ${EDITABLE[*]}"
-    log=$(mktemp)
-    if ! "${VENV}/bin/pip" install -q --disable-pip-version-check --no-deps "${args[@]}" >"$log" 2>&1; then
-        grep -v "^WARNING: Location '.*' is ignored" "$log" | tail -n 20 >&2
-        rm -f "$log"
-        die "pip could not install ${EDITABLE[*]} into ${VENV} (see above)"
-    fi
-    rm -f "$log"
+    pip_install "${EDITABLE[*]}" --no-deps "${args[@]}"
     editable_sha >"${VENV}/.editable.sha256"
 }
 
