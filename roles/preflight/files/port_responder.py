@@ -25,6 +25,7 @@ library.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -160,7 +161,7 @@ def running(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone before or while /proc was read
         return False
 
 
@@ -179,7 +180,8 @@ def stop(pid: int) -> int:
             break
         time.sleep(0.1)
     else:
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it ended just now
+            os.kill(pid, signal.SIGKILL)
     print(json.dumps({"stopped": True}))
     return 0
 
