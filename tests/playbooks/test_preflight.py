@@ -90,6 +90,26 @@ def test_web_replicas_must_be_a_positive_integer(playbook) -> None:
         )
 
 
+def test_redis_replicas_need_a_node_each(playbook) -> None:
+    for bad in ("2", "-1"):
+        run = playbook(
+            "playbooks/preflight.yml",
+            inventory(["m1"], ["w1"]),
+            "-e",
+            f"stack_redis_replicas={bad}",
+        )
+        assert run.rc != 0, bad
+        assert (
+            "stack_redis_replicas must be a whole number smaller than the number of swarm nodes "
+            "(2: each replica runs on a node of its own, next to the primary), "
+            f'not "{bad}". Nothing was changed.'
+        ) in run.flat, run.flat
+    fits = playbook(
+        "playbooks/preflight.yml", inventory(["m1"], ["w1"]), "-e", "stack_redis_replicas=1"
+    )
+    assert "stack_redis_replicas must be" not in fits.flat, fits.flat
+
+
 def test_pinned_parts_must_be_on_a_manager(playbook) -> None:
     run = playbook(
         "playbooks/preflight.yml",
