@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,3 +176,18 @@ def test_docker_stop_ends_them_cleanly(stack: Stack) -> None:
     for name in (stack.web, stack.redis):
         docker("stop", "--time", "10", name)
         assert docker("inspect", "-f", "{{.State.ExitCode}}", name) == "0"
+
+
+def test_docker_stop_while_gunicorn_starts_is_clean(images: None) -> None:
+    # At 0.1 CPU gunicorn takes seconds to install its signal handlers; tini, PID 1,
+    # passes the SIGTERM on and reports the stop as 0 (-e 143), not docker's SIGKILL.
+    name = f"swarmstack-webtest-web-early-{uuid.uuid4().hex[:8]}"
+    try:
+        docker("run", "-d", "--name", name, "--cpus", "0.1", "--memory", "50m", WEB_IMAGE)
+        assert docker("exec", name, "cat", "/proc/1/comm") == "tini"
+        started = time.monotonic()
+        docker("stop", "--time", "10", name)
+        assert time.monotonic() - started < 8, "docker stop waited for its SIGKILL"
+        assert docker("inspect", "-f", "{{.State.ExitCode}}", name) == "0"
+    finally:
+        docker("rm", "-f", name, check=False)
