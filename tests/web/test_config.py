@@ -40,6 +40,13 @@ def test_link_style_redis_port() -> None:
         ({"REDIS_SENTINELS": ":26379"}, "each entry must be host:port"),
         ({"REDIS_MIN_REPLICAS": "-1"}, "REDIS_MIN_REPLICAS must be 0 or more"),
         ({"REDIS_WAIT_TIMEOUT": "0"}, "REDIS_WAIT_TIMEOUT a positive number"),
+        (
+            {"REDIS_MIN_REPLICAS": "1", "REDIS_WAIT_TIMEOUT": "2"},
+            "REDIS_WAIT_TIMEOUT=2 must be less than REDIS_SOCKET_TIMEOUT=2",
+        ),
+        ({"REDIS_VISIT_TRIES": "0"}, "REDIS_VISIT_TRIES must be 1 or more"),
+        ({"REDIS_RETRY_PAUSE": "-1"}, "REDIS_RETRY_PAUSE 0 or more"),
+        ({"DATA_PARSER": "lua"}, "DATA_PARSER='lua': say 'redis' or 'python'"),
     ],
 )
 def test_bad_values_say_which_setting(overrides: dict[str, str], message: str) -> None:

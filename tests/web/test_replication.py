@@ -7,8 +7,10 @@ when no replica confirms in time the page shows no count and the API answers 503
 
 from __future__ import annotations
 
+import itertools
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 import redis
 from conftest import REDIS_SERVER, free_port, make_records
 from flask import Flask
-from swarmstack_web import create_app
+from swarmstack_web import ResolvingSentinel, create_app
 
 PASSWORD = 'pa"ss\\word'
 MASTER = "swarmstack"
@@ -218,3 +220,39 @@ def test_the_app_follows_a_failover_without_a_restart(cluster: dict, tmp_path: P
         assert client.get("/data").get_json() == make_records(40)
     finally:
         spare.stop()
+
+
+def test_concurrent_discoveries_survive_a_changing_set_of_sentinels(cluster: dict) -> None:
+    """Threads of one web process ask for the primary while the Sentinels' addresses change.
+
+    Found on the lab: with the primary's node killed, swarm's DNS gave one thread
+    a longer list of Sentinel addresses than another, and redis-py's discovery,
+    which reorders the client's shared list, failed with IndexError (a 500).
+    Here the names resolve to real Sentinels, sometimes behind two addresses
+    where nothing listens (the lost node's), sometimes not.
+    """
+    gone = [("127.0.0.1", free_port()), ("127.0.0.1", free_port())]
+    live = [("127.0.0.1", s.port) for s in cluster["sentinels"]]
+    turn = itertools.count()
+
+    class ChangingDns(ResolvingSentinel):
+        def _addresses(self) -> list[tuple[str, int]]:
+            return gone + live if next(turn) % 2 else live[:1]
+
+    sentinel = ChangingDns([], sentinel_kwargs={"password": PASSWORD, "socket_connect_timeout": 1})
+    want = ("127.0.0.1", cluster["primary"].port)
+    errors: list[BaseException] = []
+
+    def discover() -> None:
+        for _ in range(150):
+            try:
+                assert sentinel.discover_master(MASTER) == want
+            except Exception as error:
+                errors.append(error)
+
+    threads = [threading.Thread(target=discover) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, f"{len(errors)} discoveries failed, e.g. {errors[0]!r}"

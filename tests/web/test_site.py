@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from conftest import RedisServer, app_config, free_port
+from conftest import RedisServer, app_config, free_port, wait_for
 from flask.testing import FlaskClient
 from swarmstack_web import create_app
 
@@ -121,3 +122,47 @@ def test_unknown_route_and_method_answer_json(client: FlaskClient) -> None:
     assert not_allowed.status_code == 405
     assert not_allowed.json["error"] == "Method Not Allowed"
     assert "GET" in not_allowed.headers["Allow"]
+
+
+def refusals(rdb: redis.Redis) -> int:
+    """How many writes Redis refused for want of replicas (INFO errorstats)."""
+    stat = rdb.info("errorstats").get("errorstat_NOREPLICAS", "count=0")  # redis-py: "count=N"
+    return int(str(stat).removeprefix("count="))
+
+
+def test_a_refused_visit_is_tried_again_and_counted_once(
+    redis_server: RedisServer, rdb: redis.Redis
+) -> None:
+    # NOREPLICAS: Redis did not run the INCR, so asking again cannot count it twice.
+    rdb.config_set("min-replicas-to-write", 1)
+    client = create_app(app_config(redis_server, REDIS_RETRY_PAUSE=1.0)).test_client()
+
+    def replica_back() -> None:
+        wait_for(lambda: refusals(rdb) >= 1, 10, "the first try refused")
+        rdb.config_set("min-replicas-to-write", 0)
+
+    helper = threading.Thread(target=replica_back)
+    helper.start()
+    try:
+        answer = client.get("/")
+    finally:
+        helper.join()
+        rdb.config_set("min-replicas-to-write", 0)
+    assert answer.get_data(as_text=True) == page("1")
+    assert rdb.get("counter") == "1"
+
+
+def test_a_visit_refused_every_time_shows_no_count(
+    redis_server: RedisServer, rdb: redis.Redis
+) -> None:
+    rdb.config_set("min-replicas-to-write", 1)
+    before = refusals(rdb)
+    try:
+        client = create_app(app_config(redis_server, REDIS_RETRY_PAUSE=0)).test_client()
+        answer = client.get("/")
+    finally:
+        rdb.config_set("min-replicas-to-write", 0)
+    assert answer.status_code == 200
+    assert answer.get_data(as_text=True) == page(DISABLED)
+    assert refusals(rdb) - before == 6  # REDIS_VISIT_TRIES
+    assert rdb.get("counter") is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,12 +26,18 @@ class ResolvingSentinel(Sentinel):
     Sentinel task, and those change when a task is replaced. redis-py would resolve
     a name once per connection and so ask only the first Sentinel that answers, even
     one that still names a primary that is gone; this asks every address in turn.
+
+    One discovery at a time per process: redis-py's reorders the shared list of
+    Sentinels, and a gunicorn thread that replaced the list under another's loop
+    (DNS answering differently while a node is lost) made that one fail with
+    IndexError, a 500, on the lab.
     """
 
     def __init__(self, names: list[tuple[str, int]], **kwargs: Any) -> None:
         super().__init__([], **kwargs)
         self._names = names
         self._clients: dict[tuple[str, int], Redis] = {}
+        self._discovering = threading.Lock()
 
     def _addresses(self) -> list[tuple[str, int]]:
         found: list[tuple[str, int]] = []
@@ -46,20 +53,30 @@ class ResolvingSentinel(Sentinel):
         return found
 
     def discover_master(self, service_name: str) -> tuple[str, int]:
-        addresses = self._addresses()
-        for address in addresses:
-            if address not in self._clients:
-                self._clients[address] = Redis(address[0], address[1], **self.sentinel_kwargs)
-        self.sentinels = [self._clients[address] for address in addresses]
-        return tuple(super().discover_master(service_name))  # type: ignore[return-value]
+        with self._discovering:
+            addresses = self._addresses()
+            for address in addresses:
+                if address not in self._clients:
+                    self._clients[address] = Redis(address[0], address[1], **self.sentinel_kwargs)
+            self.sentinels = [self._clients[address] for address in addresses]
+            return tuple(super().discover_master(service_name))  # type: ignore[return-value]
 
 
-def make_redis(settings: Settings, password: str | None) -> Redis:
-    """One client, hence one connection pool, per process.
+def make_redis(settings: Settings, password: str | None) -> tuple[Redis, Redis]:
+    """Two clients, each with its connection pool, built once per process: one with the
+    short socket timeout of a page or a record, one with the bulk timeout for the calls
+    of a big load or delete.
 
-    With Sentinels, the client asks them for the primary on every new connection,
-    so it follows a failover without a restart.
+    With Sentinels, a client asks them for the primary on every new connection, so it
+    follows a failover without a restart.
     """
+    timeouts = (settings.redis_socket_timeout, settings.redis_bulk_timeout)
+    options = {
+        "db": settings.redis_db,
+        "password": password,
+        "socket_connect_timeout": settings.redis_connect_timeout,
+        "decode_responses": True,
+    }
     if settings.redis_sentinels:
         sentinel = ResolvingSentinel(
             settings.sentinel_addresses(),
@@ -69,24 +86,21 @@ def make_redis(settings: Settings, password: str | None) -> Redis:
                 "socket_connect_timeout": settings.redis_connect_timeout,
             },
         )
-        client: Redis = sentinel.master_for(
-            settings.redis_master_name,
-            db=settings.redis_db,
-            password=password,
-            socket_timeout=settings.redis_socket_timeout,
-            socket_connect_timeout=settings.redis_connect_timeout,
-            decode_responses=True,
+        short, bulk = (
+            sentinel.master_for(settings.redis_master_name, socket_timeout=timeout, **options)
+            for timeout in timeouts
         )
-        return client
-    return Redis(
-        host=settings.redis_host,
-        port=settings.redis_port,
-        db=settings.redis_db,
-        password=password,
-        socket_timeout=settings.redis_socket_timeout,
-        socket_connect_timeout=settings.redis_connect_timeout,
-        decode_responses=True,
+        return short, bulk
+    short, bulk = (
+        Redis(
+            host=settings.redis_host,
+            port=settings.redis_port,
+            socket_timeout=timeout,
+            **options,
+        )
+        for timeout in timeouts
     )
+    return short, bulk
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -100,11 +114,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # records keep their field order
     app.config.update({k: v for k, v in (config or {}).items() if k.isupper()})
     password = settings.redis_password()
-    client = make_redis(settings, password)
+    client, bulk = make_redis(settings, password)
     app.extensions["swarmstack_web"] = AppState(
         settings=settings,
         redis=client,
-        store=RecordStore(client, settings),
+        store=RecordStore(client, settings, bulk),
         hostname=socket.gethostname(),
     )
     _register(app)

@@ -33,15 +33,27 @@ class Settings:
     redis_sentinels: str = ""
     redis_master_name: str = "swarmstack"
     # Replicas that must hold a write (Redis WAIT) before it is acknowledged, and how
-    # long to wait for them. 0: acknowledged once the primary has it.
+    # long to wait for them (less than redis_socket_timeout, so that WAIT's answer
+    # comes before the socket gives up). 0: acknowledged once the primary has it.
     redis_min_replicas: int = 0
-    redis_wait_timeout: float = 2.0
+    redis_wait_timeout: float = 1.5
+    # A visit Redis surely did not count (no connection, NOREPLICAS, READONLY) is
+    # tried again up to this many times in all, after 0.1 s, then 0.2 s, ..., while
+    # less than redis_socket_timeout has gone by since the first try: 1.5 s of
+    # pauses in all bridges a primary handing over to a replica (NOREPLICAS
+    # until the other replicas follow the new primary).
+    redis_visit_tries: int = 6
+    redis_retry_pause: float = 0.1
     counter_key: str = "counter"
     name: str = "World"
     data_file: str = ""
     data_max_bytes: int = 64 * 1024 * 1024
     data_key_prefix: str = "meteorite:"
     data_batch_size: int = 1000
+    # Who parses a POST /data body: "redis" (records.lua inside Redis, which hands
+    # what it does not take on to the app's parser) or "python" (the app's parser,
+    # records.py, only). The answers are the same; "python" costs the replica's CPU.
+    data_parser: str = "redis"
 
     @property
     def data_index_key(self) -> str:
@@ -50,8 +62,13 @@ class Settings:
 
     @property
     def data_load_key_prefix(self) -> str:
-        """Prefix of the temporary id set a running load uses to find duplicate ids."""
+        """Prefix of the keys a running load stages its body, ids and records under."""
         return f"{self._internal_base}load:"
+
+    @property
+    def data_loads_key(self) -> str:
+        """Hash of the running loads' tokens: a commit or delete removes it, overtaking them."""
+        return f"{self._internal_base}loads"
 
     @property
     def _internal_base(self) -> str:
@@ -114,6 +131,18 @@ def _check(settings: Settings) -> Settings:
         raise ConfigError(
             "REDIS_MIN_REPLICAS must be 0 or more, REDIS_WAIT_TIMEOUT a positive number of seconds"
         )
+    if settings.redis_min_replicas and settings.redis_wait_timeout >= settings.redis_socket_timeout:
+        raise ConfigError(
+            f"REDIS_WAIT_TIMEOUT={settings.redis_wait_timeout:g} must be less than "
+            f"REDIS_SOCKET_TIMEOUT={settings.redis_socket_timeout:g}: WAIT would outlast "
+            "the socket, and a visit Redis counted would show no count"
+        )
+    if settings.redis_visit_tries < 1 or settings.redis_retry_pause < 0:
+        raise ConfigError(
+            "REDIS_VISIT_TRIES must be 1 or more, REDIS_RETRY_PAUSE 0 or more seconds"
+        )
+    if settings.data_parser not in ("redis", "python"):
+        raise ConfigError(f"DATA_PARSER={settings.data_parser!r}: say 'redis' or 'python'")
     if settings.data_max_bytes <= 0 or settings.data_batch_size <= 0:
         raise ConfigError("DATA_MAX_BYTES and DATA_BATCH_SIZE must be positive")
     return settings

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from itertools import chain
 from typing import BinaryIO
@@ -10,7 +9,7 @@ from typing import BinaryIO
 from flask import Blueprint, Response, jsonify, request
 
 from .errors import error_response
-from .records import InvalidData, TooLarge, iter_records
+from .records import InvalidData, TooLarge
 from .state import get_state
 
 blueprint = Blueprint("data", __name__)
@@ -60,27 +59,26 @@ def load() -> tuple[Response, int]:
     body = _body_chunks(get_state().settings.data_max_bytes)
     first = next(body, b"")
     chunks = chain([first], body) if first else _file_chunks(get_state().settings.data_file)
-    stored = get_state().store.replace(iter_records(chunks))
+    stored = get_state().store.replace(chunks)
     return jsonify(stored=stored), 201
 
 
 @blueprint.get("/data")
 def list_records() -> Response:
     """All records as one JSON list, in load order, streamed a batch at a time."""
-    batches = get_state().store.iter_batches()
-    first = next(batches, [])  # a Redis error here still gets a proper 503
+    batches = get_state().store.iter_json()
+    first = next(batches, b"")  # a Redis error here still gets a proper 503
     return Response(_json_list(chain([first], batches)), mimetype="application/json")
 
 
-def _json_list(batches: Iterator[list[dict[str, str]]]) -> Iterator[str]:
-    """'[', the records separated by ',', ']': one piece of output per batch."""
+def _json_list(batches: Iterator[bytes]) -> Iterator[bytes]:
+    """'[', the batches of records separated by ',', ']': one piece of output per batch."""
     opened = False
     for batch in batches:
         if batch:
-            text = ",\n".join(map(json.dumps, batch))
-            yield (",\n" if opened else "[\n") + text
+            yield (b",\n" if opened else b"[\n") + batch
             opened = True
-    yield "\n]\n" if opened else "[]\n"
+    yield b"\n]\n" if opened else b"[]\n"
 
 
 @blueprint.get("/data/<path:record_id>")
