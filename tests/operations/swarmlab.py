@@ -116,8 +116,14 @@ class Lab:
         port = vars_.get("stack_web_port", 80)
         return f"http://{vars_.get('ansible_host', host)}:{port}{path}"
 
-    def playbook(self, path: str, *extra: str, inventory: str | None = None) -> Run:
-        return run_playbook(path, inventory or self.inventory, *extra)
+    def playbook(
+        self,
+        path: str,
+        *extra: str,
+        inventory: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Run:
+        return run_playbook(path, inventory or self.inventory, *extra, env=env)
 
     def module(self, pattern: str, module: str, /, **args: Any) -> dict[str, dict[str, Any]]:
         """One module on the hosts of `pattern`, with become: each host's result."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from testinfra.utils.ansible_runner import AnsibleRunner
+from testinfra.utils.ansible_runner import AnsibleRunner, itergroup
 
 STACK = "swarmstack"
 
@@ -24,7 +24,8 @@ def inventory_group(name: str) -> list[str]:
     inventory_file = os.environ.get("MOLECULE_INVENTORY_FILE")
     if not inventory_file:
         raise RuntimeError("MOLECULE_INVENTORY_FILE is unset: run these tests with molecule verify")
-    hosts = AnsibleRunner(inventory_file).inventory.get(name, {}).get("hosts", [])
+    # The group's own hosts, then its children's, as Ansible orders them.
+    hosts = list(dict.fromkeys(itergroup(AnsibleRunner(inventory_file).inventory, name)))
     if not hosts:
         raise RuntimeError(f"the Molecule inventory {inventory_file} has no host in {name}")
-    return list(hosts)
+    return hosts

@@ -26,7 +26,8 @@ def test_web_replicas_spread_over_the_nodes(host) -> None:
     assert nodes == set(swarm)
 
 
-def test_no_service_publishes_redis_port(host) -> None:
+def test_no_service_publishes_redis_or_sentinel_port(host) -> None:
     ports = docker(host, "service", "ls", "--format", "'{{.Name}} {{.Ports}}'")
-    assert "6379" not in ports
+    assert "6379" not in ports  # also catches 26379, Sentinel's
     assert not host.socket("tcp://0.0.0.0:6379").is_listening
+    assert not host.socket("tcp://0.0.0.0:26379").is_listening

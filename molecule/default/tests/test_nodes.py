@@ -51,7 +51,8 @@ def test_no_container_runs_as_root(host) -> None:
         assert user not in ("", "0", "root") and not user.startswith(("0:", "root:")), cid
 
 
-def test_redis_port_refuses_the_machine_running_the_lab(host) -> None:
+@pytest.mark.parametrize("port", [6379, 26379], ids=["redis", "sentinel"])
+def test_redis_port_refuses_the_machine_running_the_lab(host, port: int) -> None:
     address = host.ansible.get_variables()["ansible_host"]
     with pytest.raises(ConnectionRefusedError):
-        socket.create_connection((address, 6379), timeout=5).close()
+        socket.create_connection((address, port), timeout=5).close()

@@ -1,6 +1,7 @@
-"""What a user checks on the node that runs Redis (stack_redis_host: the first
-manager, as the roles default it): its data on disk, and Redis refusing a
-client without the password, asked once, from a web container there."""
+"""What a user checks on the nodes that run Redis (stack_redis_hosts: the first
+manager, as the roles default it, then the next nodes of the swarm, one per
+node up to three): the data on disk of each, and Redis refusing a client
+without the password, asked from a web container there."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import shlex
 
 from swarm import STACK, docker, inventory_group
 
-testinfra_hosts = [f"ansible://{inventory_group('managers')[0]}"]
+FIRST = inventory_group("managers")[0]
+# The roles' default for stack_redis_hosts, with a replica per node up to three.
+REDIS_HOSTS = [FIRST, *(h for h in inventory_group("swarm") if h != FIRST)][:3]
+testinfra_hosts = [f"ansible://{name}" for name in REDIS_HOSTS]
 
 
 def test_data_dir_belongs_to_redis_and_holds_append_only_files(host) -> None:
@@ -22,13 +26,14 @@ def test_data_dir_belongs_to_redis_and_holds_append_only_files(host) -> None:
     assert "appendonly" in listing
 
 
-def test_redis_answers_noauth_without_the_password(host) -> None:
+def test_redis_and_sentinel_answer_noauth_without_the_password(host) -> None:
     service = f"label=com.docker.swarm.service.name={STACK}_web"
     web = docker(host, "ps", "-q", "--filter", service).split()
     assert web, "no web container runs on this node"
-    probe = (
-        "import socket; s = socket.create_connection(('redis', 6379), timeout=5); "
-        "s.sendall(b'GET counter\\r\\n'); print(s.recv(200).decode())"
-    )
-    answer = docker(host, "exec", web[0], "python3", "-c", shlex.quote(probe))
-    assert answer.startswith("-NOAUTH"), answer
+    for name, port in (("redis", 6379), ("sentinel", 26379)):
+        probe = (
+            f"import socket; s = socket.create_connection(('{name}', {port}), timeout=5); "
+            "s.sendall(b'PING\\r\\n'); print(s.recv(200).decode())"
+        )
+        answer = docker(host, "exec", web[0], "python3", "-c", shlex.quote(probe))
+        assert answer.startswith("-NOAUTH"), f"{name}:{port} {answer}"

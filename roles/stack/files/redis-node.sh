@@ -90,13 +90,22 @@ peer_primary() {
     return 0
 }
 
+# How many replicas a Sentinel points at a new primary at once, after a
+# failover: all of them. A Sentinel never forgets a replica, and swarm gives a
+# replaced task a new address, so its list holds old addresses too; with 1
+# (Sentinel's default) it waited 10 s on such an address (SLAVEOF sent, never
+# done) before the live replica's turn, and the new primary, with no replica
+# yet, refused every write for that long (min-replicas-to-write). Seen on the
+# drills lab: 14 s without a count after the primary's node was lost.
+parallel_syncs=64
+
 # Make the Sentinel at $1 monitor the primary at $2 (the password from
 # standard input, never on a command line).
 monitor() {
     cli -h "$1" -p 26379 SENTINEL MONITOR "$name" "$2" 6379 "$quorum" >/dev/null || return 1
     printf '%s' "$password" | cli -x -h "$1" -p 26379 SENTINEL SET "$name" auth-pass >/dev/null
     cli -h "$1" -p 26379 SENTINEL SET "$name" down-after-milliseconds "${SENTINEL_DOWN_AFTER_MS:-5000}" \
-        failover-timeout "${SENTINEL_FAILOVER_TIMEOUT_MS:-30000}" parallel-syncs 1 >/dev/null
+        failover-timeout "${SENTINEL_FAILOVER_TIMEOUT_MS:-30000}" parallel-syncs "$parallel_syncs" >/dev/null
     say "the Sentinel at $1 monitors the primary $2"
 }
 
@@ -118,7 +127,7 @@ watch_server() {
     until cli -h 127.0.0.1 -p 6379 PING | grep -q PONG; do sleep 0.5; done
     strikes=0
     while :; do
-        sleep 5
+        sleep 2
         info=$(cli -h 127.0.0.1 -p 6379 INFO replication) || continue
         role=$(echo "$info" | field role)
         link=$(echo "$info" | field master_link_status)
@@ -138,8 +147,18 @@ watch_server() {
             continue
         fi
         strikes=$((strikes + 1))
-        # Three looks in a row (15 s): never in the middle of a failover.
-        if [ "$strikes" -ge 3 ] && is_primary "$known"; then
+        # A replica cut off from its primary follows the primary a majority
+        # of the Sentinels names after two looks in a row (4 s): the Sentinels
+        # point the replicas they know at a new primary themselves, but not one
+        # that came back moments before its primary was lost (they learn of a
+        # replica from its primary, every 10 s), and without a replica the new
+        # primary takes no write. Seen on the drills lab: 14 s without a count
+        # on fail back, the returned node's server still on the lost primary.
+        # While a failover runs they still name the old primary, which is down,
+        # so is_primary holds it back. A primary that the Sentinels do not name
+        # (an old one back with its data) waits 16 s before it gives in.
+        if [ "$role" = slave ]; then need=2; else need=8; fi
+        if [ "$strikes" -ge "$need" ] && is_primary "$known"; then
             say "$role with link ${link:-none}, but the Sentinels name $known the primary: becoming its replica"
             cli -h 127.0.0.1 -p 6379 REPLICAOF "$known" 6379 >/dev/null
             strikes=0
@@ -202,7 +221,7 @@ watch_sentinel() {
 
 quote() { printf '%s' "$1" | sed 's/[\\"]/\\&/g'; }
 
-# Whether this server's data was current when it last looked (every 5 s):
+# Whether this server's data was current when it last looked (every 2 s):
 # "in-sync" (the primary, or a replica linked to it and not loading),
 # "behind" (starting, syncing or cut off), or "none" (never ran here).
 marker=/data/.swarmstack-sync
@@ -294,7 +313,7 @@ sentinel monitor $name $known 6379 $quorum
 sentinel auth-pass $name "$secret"
 sentinel down-after-milliseconds $name ${SENTINEL_DOWN_AFTER_MS:-5000}
 sentinel failover-timeout $name ${SENTINEL_FAILOVER_TIMEOUT_MS:-30000}
-sentinel parallel-syncs $name 1
+sentinel parallel-syncs $name $parallel_syncs
 CONF
         say "monitoring the primary $known as $me (myid $myid)"
     else

@@ -25,6 +25,7 @@ from collections import Counter
 
 VISITS = re.compile(rb"<b>Visits:</b> (\d+)")
 DISABLED = b"counter disabled"
+NOT_CONFIRMED = b"no Redis replica confirmed"
 
 
 def worker(
@@ -54,7 +55,15 @@ def worker(
         with lock:
             out[status] += 1
             if status == "200":
-                page = "counted" if match else "counter disabled" if DISABLED in body else "other"
+                page = (
+                    "counted"
+                    if match
+                    else "not confirmed"
+                    if NOT_CONFIRMED in body
+                    else "counter disabled"
+                    if DISABLED in body
+                    else "other"
+                )
                 out[f"page: {page}"] += 1
             if match:
                 top[0] = max(top[0], int(match.group(1)))

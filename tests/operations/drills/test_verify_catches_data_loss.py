@@ -29,6 +29,7 @@ ONLY_KILL = [
     *("-e", "verify_drill_stack_rm=false"),
     *("-e", "verify_drill_engine_restart=false verify_drill_kill_redis=true"),
     *("-e", "verify_drill_worker_loss=false verify_drill_manager_loss=false"),
+    *("-e", "verify_drill_primary_loss=false"),
 ]
 KILLED = "redis killed (SIGKILL)"
 
