@@ -1,7 +1,7 @@
 """The stack_images role's filters: image tags from build contexts, and the archive bookkeeping.
 
 The image IDs and archive names are shaped like those docker_image_info and
-the role's cache hold (seen on the lab: web-f7c37e2738f6-030947a8e01c.tar).
+the role's cache hold (seen on the lab: web-f7c37e2738f6-030947a8e01c.tar.gz).
 """
 
 from __future__ import annotations
@@ -40,21 +40,22 @@ def test_an_image_missing_or_with_another_id_differs_from_the_builders() -> None
 def test_archive_names_hold_the_short_name_the_tag_and_the_id() -> None:
     names = images.image_archive_names({WEB: WEB_ID, "registry:5000/team/lb:abc": LB_ID})
     assert names == {
-        WEB: "web-f7c37e2738f6-030947a8e01c.tar",
-        "registry:5000/team/lb:abc": "lb-abc-8bd70f3c8fb8.tar",
+        WEB: "web-f7c37e2738f6-030947a8e01c.tar.gz",
+        "registry:5000/team/lb:abc": "lb-abc-8bd70f3c8fb8.tar.gz",
     }
 
 
 def test_cached_archives_are_found_by_tag_whatever_their_id() -> None:
     files = [
-        {"path": "/c/web-f7c37e2738f6-aaaaaaaaaaaa.tar"},
-        {"path": "/c/web-f7c37e2738f6-030947a8e01c.tar"},
-        {"path": "/c/web-000000000000-030947a8e01c.tar"},  # another tag
-        {"path": "/c/lb-65a4ab420423-8bd70f3c8fb8.tar.1234.partial"},  # not whole yet
-        {"path": "/c/base-343c74ade6b3-36a31031d47a.tar"},
+        {"path": "/c/web-f7c37e2738f6-aaaaaaaaaaaa.tar.gz"},
+        {"path": "/c/web-f7c37e2738f6-030947a8e01c.tar.gz"},
+        {"path": "/c/web-000000000000-030947a8e01c.tar.gz"},  # another tag
+        {"path": "/c/lb-65a4ab420423-8bd70f3c8fb8.tar.gz.1234.partial"},  # not whole yet
+        {"path": "/c/lb-65a4ab420423-000000000000.tar"},  # before they were gzipped
+        {"path": "/c/base-343c74ade6b3-36a31031d47a.tar.gz"},
     ]
     assert images.cached_image_archives(files, [WEB, LB]) == {
-        WEB: "/c/web-f7c37e2738f6-030947a8e01c.tar"
+        WEB: "/c/web-f7c37e2738f6-030947a8e01c.tar.gz"
     }
 
 
@@ -91,3 +92,10 @@ def test_refs_tag_built_images_by_digest_and_keep_pulled_ones(tmp_path: Path) ->
     assert refs["redis"] == "redis:7"
     assert refs["web"].startswith("swarmstack/web:") and len(refs["web"].split(":")[1]) == 12
     assert refs["web"].split(":")[1] != refs["lb"].split(":")[1]
+
+
+def test_archive_stems_are_the_start_of_the_archive_names() -> None:
+    stems = images.image_archive_stems([WEB, "registry:5000/team/lb:abc"])
+    assert stems == ["web-f7c37e2738f6-", "lb-abc-"]
+    names = images.image_archive_names({WEB: WEB_ID})
+    assert names[WEB].startswith(stems[0])

@@ -2,24 +2,85 @@
 
 from __future__ import annotations
 
-import fnmatch
+import codecs
 import hashlib
+import posixpath
+import re
 from pathlib import Path
 from typing import Any
 
-_ALWAYS_SKIPPED = ("__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache")
+ARCHIVE = ".tar.gz"  # the suffix of the image archives in the controller's cache
+_ALWAYS_SKIPPED = re.compile(r"(^|/)(__pycache__|\.pytest_cache|\.ruff_cache)(/|$)|\.pyc$")
 
 
-def _ignored(relative: str, patterns: list[str]) -> bool:
-    parts = relative.split("/")
-    if any(fnmatch.fnmatch(part, pat) for part in parts for pat in _ALWAYS_SKIPPED):
-        return True
+def _clean(path: str) -> str:
+    """Go's filepath.Clean for slash-separated paths (a leading // becomes /)."""
+    cleaned = posixpath.normpath(path) if path else "."
+    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
+
+
+def dockerignore_patterns(text: str) -> list[tuple[bool, re.Pattern[str]]]:
+    """The patterns of a .dockerignore, read as Docker reads them, compiled.
+
+    As moby's dockerignore.ReadAll and fileutils.Pattern: a BOM and lines starting
+    with '#' are skipped, each line is trimmed, '!' re-includes, the pattern is
+    cleaned and taken relative to the context; '*' and '?' never match '/', '**'
+    matches any number of directories, a pattern that matches a directory matches
+    everything in it, and '\\' escapes the next character. Each item: (excludes, regex).
+    """
+    patterns = []
+    for line in text.removeprefix(codecs.BOM_UTF8.decode()).splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        pattern = line.strip()
+        excludes = not pattern.startswith("!")
+        if not excludes:
+            pattern = pattern[1:].strip()
+            if not pattern:
+                raise ValueError('.dockerignore: illegal exclusion pattern "!"')
+        pattern = _clean(pattern)
+        if len(pattern) > 1 and pattern.startswith("/"):
+            pattern = pattern[1:]
+        patterns.append((excludes, re.compile(_regex(pattern))))
+    return patterns
+
+
+def _regex(pattern: str) -> str:
+    """moby's fileutils.Pattern.compile, for '/' as the separator."""
+    out = ["^"]
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        i += 1
+        if char == "*" and pattern[i : i + 1] == "*":
+            i += 1
+            if pattern[i : i + 1] == "/":
+                i += 1
+            out.append(".*" if i == len(pattern) else "(.*/)?")
+        elif char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char in ".$":
+            out.append("\\" + char)
+        elif char == "\\":
+            if i == len(pattern):
+                raise ValueError(f".dockerignore: pattern {pattern!r} ends with a backslash")
+            out.append(re.escape(pattern[i]))
+            i += 1
+        else:  # as Go's regexp reads it: classes [a-z], [^a-z]
+            out.append(char)
+    out.append(r"(/.*)?\Z")
+    return "".join(out)
+
+
+def dockerignored(relative: str, patterns: list[tuple[bool, re.Pattern[str]]]) -> bool:
+    """Whether Docker leaves `relative` (a file's path in the context) out: the last
+    pattern that matches it, or one of its directories, decides."""
     ignored = False
-    for pattern in patterns:
-        negated = pattern.startswith("!")
-        pat = pattern[1:] if negated else pattern
-        if fnmatch.fnmatch(relative, pat) or fnmatch.fnmatch(relative, pat.rstrip("/") + "/*"):
-            ignored = not negated
+    for excludes, regex in patterns:
+        if excludes != ignored and regex.match(relative):
+            ignored = excludes
     return ignored
 
 
@@ -31,12 +92,13 @@ def build_context_digest(path: str, *extra: Any) -> str:
     ignore_file = root / ".dockerignore"
     patterns = []
     if ignore_file.is_file():
-        lines = ignore_file.read_text(encoding="utf-8").splitlines()
-        patterns = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+        patterns = dockerignore_patterns(ignore_file.read_text(encoding="utf-8"))
     digest = hashlib.sha256()
     for item in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = item.relative_to(root).as_posix()
-        if relative == "Dockerfile" or not _ignored(relative, patterns):
+        if _ALWAYS_SKIPPED.search(relative):
+            continue
+        if relative == "Dockerfile" or not dockerignored(relative, patterns):
             digest.update(relative.encode() + b"\0" + item.read_bytes() + b"\0")
     for value in extra:
         digest.update(repr(value).encode() + b"\0")
@@ -86,9 +148,15 @@ def _archive_stem(ref: str) -> str:
     return f"{name.rsplit('/', 1)[-1]}-{tag}-"
 
 
+def image_archive_stems(refs: list[str]) -> list[str]:
+    """The start of the archive names of ``refs``: short name and tag (the ID follows)."""
+    return [_archive_stem(ref) for ref in refs]
+
+
 def image_archive_names(ids: dict[str, str]) -> dict[str, str]:
-    """Each image's archive file name: its short name, tag and the first 12 digits of its ID."""
-    return {ref: f"{_archive_stem(ref)}{iid.split(':')[-1][:12]}.tar" for ref, iid in ids.items()}
+    """Each image's archive file name: its short name, tag and the first 12 digits of its ID
+    (a `docker save` archive, gzipped: a third of the bytes to copy)."""
+    return {ref: _archive_stem(ref) + iid.split(":")[-1][:12] + ARCHIVE for ref, iid in ids.items()}
 
 
 def cached_image_archives(files: list[dict[str, Any]], refs: list[str]) -> dict[str, str]:
@@ -98,7 +166,9 @@ def cached_image_archives(files: list[dict[str, Any]], refs: list[str]) -> dict[
     found: dict[str, str] = {}
     for ref in refs:
         stem = _archive_stem(ref)
-        matches = [p for p in paths if p.rsplit("/", 1)[-1].startswith(stem) and p.endswith(".tar")]
+        matches = [
+            p for p in paths if p.rsplit("/", 1)[-1].startswith(stem) and p.endswith(ARCHIVE)
+        ]
         if matches:
             found[ref] = matches[0]
     return found
@@ -113,6 +183,7 @@ class FilterModule:
             "stack_image_refs": stack_image_refs,
             "image_ids": image_ids,
             "images_differing": images_differing,
+            "image_archive_stems": image_archive_stems,
             "image_archive_names": image_archive_names,
             "cached_image_archives": cached_image_archives,
         }
