@@ -76,6 +76,7 @@ bench: setup ## Benchmarks: the app, then the system on its own lab (not part of
 	@test -r "$(BENCH_DATA)" || { echo "make bench: no Meteorite Landings file at $(BENCH_DATA); set SWARMSTACK_DATA_FILE to it" >&2; exit 1; }
 	python bench/app_bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--duration 3 --warmup 1 --repeat 1 --no-big)
 	python bench/system_bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick)
+	python bench/backup_bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick)
 
 # The locks are pip freeze of a throwaway venv: the controller's first, then
 # the tests' on top of it with the controller's pins as constraints, so that

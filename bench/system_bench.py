@@ -13,6 +13,10 @@ touched):
 2. GET / end to end through port 80 of every node (wrk, one thread per node): this stack
    (gunicorn), the same stack with web running bench/tutorial_app.py (Flask's development
    server; same replicas and limits), then this stack again, in the same run.
+2b. With Redis replicated (the default on three nodes): GET / as in 2 with every visit
+   waiting for a replica (WAIT 1), with a single Redis, and replicated again; then the
+   Redis primary's node container killed whole under load on the other two nodes: the
+   longest stretch without a counted visit, and the counter and records once it is back.
 3. POST /data of 1k, 10k, 45,716 and 200k records (the real Meteorite Landings records,
    repeated with new ids) through port 80: time, Redis memory (INFO memory in the redis
    task), the web replicas' peak memory; against a loop of one HSET per record over a
@@ -70,7 +74,7 @@ IMAGE_CACHE = Path.home() / ".cache" / "swarmstack" / "images"
 BASE_IMAGE = base_image_name()
 TUTORIAL_IMAGE = "swarmstack-bench/tutorial:latest"
 STACK = "swarmstack"
-PHASES = ("converge", "post", "get", "manual")
+PHASES = ("converge", "post", "get", "replication", "manual")
 UNTUNED = {  # what the project's ansible.cfg tunes, set back to Ansible's usual behaviour
     "ANSIBLE_PIPELINING": "False",
     "ANSIBLE_SSH_ARGS": "-o ControlMaster=no -o ServerAliveInterval=15",
@@ -329,14 +333,28 @@ def wait_until(check: Any, timeout: float, what: str, every: float = 0.5) -> Non
 # --- Redis and the web replicas -----------------------------------------------------------
 
 
-def redis_cli(lab: BenchLab, *args: str) -> str:
-    """redis-cli in the redis task, with the password read there from its secret."""
-    node, cid = lab.find("redis")[0]
-    inner = (
-        "REDISCLI_AUTH=$(sed -n 's/^requirepass \"\\(.*\\)\"$/\\1/p' /run/secrets/redis.conf) "
-        f"exec redis-cli {shlex.join(args)}"
-    )
+REDIS_AUTH = "REDISCLI_AUTH=$(sed -n 's/^requirepass \"\\(.*\\)\"$/\\1/p' /run/secrets/redis.conf)"
+
+
+def in_redis(lab: BenchLab, node: Node, cid: str, *args: str) -> str:
+    """redis-cli in one redis task, with the password read there from its secret."""
+    inner = f"{REDIS_AUTH} exec redis-cli {shlex.join(args)}"
     return lab.ssh(node, f"docker exec {cid} sh -c {shlex.quote(inner)}")
+
+
+def redis_servers(lab: BenchLab) -> list[tuple[Node, str, str]]:
+    """Every Redis server task: its node, its container and its role (master or slave)."""
+    return [
+        (node, cid, in_redis(lab, node, cid, "ROLE").split("\n", 1)[0].strip())
+        for node, cid in lab.find("redis")
+    ]
+
+
+def redis_cli(lab: BenchLab, *args: str) -> str:
+    """redis-cli in the primary's task (the only server with a single Redis)."""
+    servers = redis_servers(lab)
+    node, cid, _ = next((s for s in servers if s[2] == "master"), servers[0])
+    return in_redis(lab, node, cid, *args)
 
 
 def redis_memory(lab: BenchLab) -> dict[str, int]:
@@ -422,11 +440,11 @@ def cpu_delta(
 def bench_converge(lab: BenchLab, sampler: LoadSampler) -> dict[str, Any]:
     sampler.phase = "lab up"
     lab.fresh("lab-up-for-site")
-    seeds_before = set(IMAGE_CACHE.glob("seed-*.tar"))
+    cached_before = set(IMAGE_CACHE.glob("*.tar.gz"))
     sampler.phase = "site.yml"
     log("site.yml cold")
     cold = lab.playbook("site-cold", "site.yml")
-    built = sorted(p.name for p in set(IMAGE_CACHE.glob("seed-*.tar")) - seeds_before)
+    built = sorted(p.name for p in set(IMAGE_CACHE.glob("*.tar.gz")) - cached_before)
     log("site.yml warm")
     warm = lab.playbook("site-warm", "site.yml")
     log(f"site.yml warm without the tuning ({', '.join(f'{k}={v}' for k, v in UNTUNED.items())})")
@@ -435,7 +453,9 @@ def bench_converge(lab: BenchLab, sampler: LoadSampler) -> dict[str, Any]:
     warm2 = lab.playbook("site-warm-2", "site.yml")
     return {
         "cold": cold,
-        "cold_built_images": built,  # empty: the images came from the controller's cache
+        # The archives the cold run added to the controller's cache (built and exported
+        # then); empty when every image came from the cache.
+        "cold_built_images": built,
         "warm": warm,
         "warm_untuned": untuned,
         "warm_tuned_again": warm2,
@@ -444,11 +464,10 @@ def bench_converge(lab: BenchLab, sampler: LoadSampler) -> dict[str, Any]:
 
 
 def stack_files(lab: BenchLab) -> dict[str, str]:
-    """The compose file and HAProxy configuration site.yml rendered on the manager."""
-    return {
-        name: lab.ssh(lab.manager, f"cat ~/swarmstack/{name}")
-        for name in ("docker-compose.yml", "haproxy.cfg")
-    }
+    """The files site.yml left on the manager for a deploy by hand: the compose file and
+    what it reads (HAProxy's configuration, Redis' start script with replicas)."""
+    names = lab.ssh(lab.manager, "cd ~/swarmstack && ls").split()
+    return {name: lab.ssh(lab.manager, f"cat ~/swarmstack/{name}") for name in names}
 
 
 def archive_tags(path: Path) -> set[str]:
@@ -463,7 +482,7 @@ def find_archive(tags: set[str]) -> Path:
 
     site.yml keeps one archive per image there (stack_images)."""
     best: tuple[int, float, Path] | None = None
-    for path in IMAGE_CACHE.glob("*.tar"):
+    for path in IMAGE_CACHE.glob("*.tar.gz"):
         with suppress(tarfile.TarError, OSError, KeyError, json.JSONDecodeError):
             held = archive_tags(path)
             if tags <= held:
@@ -716,6 +735,121 @@ def bench_get(lab: BenchLab, args: argparse.Namespace, web_image: str) -> dict[s
     }
 
 
+# --- 2b. Redis replicated: WAIT's cost on GET /, and a failover ---------------------------
+
+
+def bench_wait_cost(lab: BenchLab, args: argparse.Namespace) -> dict[str, Any]:
+    """GET / with the default Redis (replicated: every visit waits for a replica, WAIT 1),
+    with a single Redis (no WAIT), then replicated again (A-B-A), in one run."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(WRK_SCRIPT % (", ".join(f'"{n.address}"' for n in lab.hosts), 80))
+    script = Path(handle.name)
+    try:
+        first = measure_get(lab, "Redis replicated (WAIT 1)", "gunicorn", args, script)
+        lab.playbook("single-redis", "playbooks/redeploy.yml", "-e", "stack_redis_replicas=0")
+        single = measure_get(lab, "single Redis (no WAIT)", "gunicorn", args, script)
+        lab.playbook("replicated-again", "playbooks/redeploy.yml")
+        again = measure_get(lab, "Redis replicated (WAIT 1), again", "gunicorn", args, script)
+    finally:
+        script.unlink()
+    replicated_rps = (first["rps"] + again["rps"]) / 2
+    return {
+        "runs": [first, single, again],
+        "rps_replicated_over_single": round(replicated_rps / single["rps"], 2)
+        if single["rps"]
+        else None,
+        "p99_replicated_over_single": round(
+            max(first["p99_ms"], again["p99_ms"]) / single["p99_ms"], 2
+        )
+        if single["p99_ms"]
+        else None,
+    }
+
+
+def bench_failover(lab: BenchLab, args: argparse.Namespace) -> dict[str, Any]:
+    """Kill the Redis primary's node container whole (a host losing power) under load on the
+    other nodes; the longest stretch without a counted visit there, and whether the counter
+    and the records are exact once the node is back as a replica."""
+    servers = redis_servers(lab)
+    primaries = [node for node, _, role in servers if role == "master"]
+    if len(servers) < 2 or len(primaries) != 1:
+        raise BenchError(f"the failover needs a primary and a replica: {servers}")
+    lost = primaries[0]
+    survivors = [node for node in lab.hosts if node is not lost]
+    records = make_records(real_records(), 1000)
+    status, body, _, _ = request(
+        survivors[0].address, "POST", "/data", json.dumps(records).encode()
+    )
+    if status != 201:
+        raise BenchError(f"POST /data of 1000 records before the failover: {status} {body[:200]!r}")
+
+    def listed() -> list[dict[str, str]]:
+        return sorted(
+            json.loads(request(survivors[0].address, "GET", "/data")[1]), key=lambda r: r["id"]
+        )
+
+    stored = listed()
+    before = redis_counter(lab)
+    seconds = 20 if args.quick else 45
+    log(f"failover: killing {lost.container} (the primary's node) under load on the others")
+    load = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "roles" / "verify" / "files" / "load.py"),
+            "--clients",
+            "4",
+            "--seconds",
+            str(seconds),
+            "--error-pause",
+            "0.2",
+            *(f"http://{node.address}:80/" for node in survivors),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)
+        run(["docker", "kill", lost.container])
+        out, _ = load.communicate(timeout=seconds + 120)
+    finally:
+        if load.poll() is None:
+            load.kill()
+        run(["docker", "start", lost.container])
+    answers = json.loads(out)
+    started = time.monotonic()
+
+    def back() -> bool:
+        with suppress(BenchError, LabError, subprocess.TimeoutExpired):
+            roles = {node.name: role for node, _, role in redis_servers(lab)}
+            return roles.get(lost.name) == "slave" and list(roles.values()).count("master") == 1
+        return False
+
+    wait_until(back, 300, f"{lost.name} back with a Redis replica", every=5)
+    back_s = time.monotonic() - started
+    page = request(survivors[0].address, "GET", "/")[1].decode(errors="replace")
+    after = int(re.search(r"Visits:</b> (\d+)", page).group(1)) if "Visits:</b> " in page else None
+    counted = answers["pages"].get("counted", 0)
+    result = {
+        "lost": lost.name,
+        "load_s": seconds,
+        "answers": answers["statuses"],
+        "pages": answers["pages"],
+        "longest_uncounted_s": answers["longest_uncounted_s"],
+        "max_shown": answers["max_visits"],
+        "counter_before": before,
+        "counter_after": after,
+        "counted": counted,
+        "unsure": answers["total"] - counted,
+        # Acknowledged visits lost: shown to a client, yet not in the counter after.
+        "acknowledged_lost": max(0, answers["max_visits"] - (after or 0) + 1),
+        "records_exact": listed() == stored,
+        "back_as_replica_s": round(back_s, 1),
+    }
+    request(survivors[0].address, "DELETE", "/data")
+    log(f"  {result}")
+    return result
+
+
 # --- 3. POST /data scaling ----------------------------------------------------------------
 
 
@@ -836,6 +970,10 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
         out["cold_over_manual"] = round(conv["cold"]["seconds"] / manual["seconds"], 2)
     if get := report.get("get"):
         out["get_rps_stack_over_tutorial"] = get["rps_ratio"]
+    if replication := report.get("replication"):
+        out["get_rps_replicated_over_single"] = replication["wait"]["rps_replicated_over_single"]
+        out["failover_longest_uncounted_s"] = replication["failover"]["longest_uncounted_s"]
+        out["failover_acknowledged_lost"] = replication["failover"]["acknowledged_lost"]
     if conv:
         out["warm_s"] = conv["warm"]["seconds"]
         out["warm_changed"] = conv["warm"]["changed"]
@@ -881,6 +1019,34 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{row.get('web_throttled_share', '-')} |"
             )
         lines.append("")
+    if replication := report.get("replication"):
+        wait, failover = replication["wait"], replication["failover"]
+        lines += [
+            "## Redis replicated: the cost of WAIT on GET /, and a failover",
+            "",
+            "| run | req/s | p50 ms | p99 ms | errors | counter delta |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for row in wait["runs"]:
+            lines.append(
+                f"| {row['label']} | {row['rps']} | {row['p50_ms']} | {row['p99_ms']} | "
+                f"{row['errors']} | {row['counter_delta']} |"
+            )
+        lines += [
+            "",
+            f"Replicated over single: req/s x{wait['rps_replicated_over_single']}, "
+            f"p99 x{wait['p99_replicated_over_single']}.",
+            "",
+            f"Failover: {failover['lost']} (the primary's node) killed whole under load on the "
+            f"others for {failover['load_s']} s: longest stretch without a count "
+            f"{failover['longest_uncounted_s']} s; highest count shown {failover['max_shown']}, "
+            f"counter after the node came back {failover['counter_after']} "
+            f"({failover['acknowledged_lost']} acknowledged visits lost); records exact: "
+            f"{failover['records_exact']}; answers {json.dumps(failover['answers'])} "
+            f"{json.dumps(failover['pages'])}; back as a replica after "
+            f"{failover['back_as_replica_s']} s.",
+            "",
+        ]
     if post := report.get("post"):
         lines += [
             "## POST /data through port 80 vs one HSET per record",
@@ -1062,7 +1228,7 @@ def run_phases(
     files = None
     if "converge" in args.phases:
         report["converge"] = bench_converge(lab, sampler)
-    elif {"post", "get"} & set(args.phases) or "manual" in args.phases:
+    elif {"post", "get", "replication"} & set(args.phases) or "manual" in args.phases:
         sampler.phase = "lab up"
         lab.playbook("lab-up", "playbooks/lab.yml")
         lab.playbook("site", "site.yml")
@@ -1075,6 +1241,12 @@ def run_phases(
         sampler.phase = "GET /"
         web_image = yaml.safe_load(files["docker-compose.yml"])["services"]["web"]["image"]
         report["get"] = bench_get(lab, args, web_image)
+    if "replication" in args.phases:
+        sampler.phase = "replication"
+        report["replication"] = {
+            "wait": bench_wait_cost(lab, args),
+            "failover": bench_failover(lab, args),
+        }
     if "manual" in args.phases:
         report["manual"] = bench_manual(lab, files, sampler)
 
