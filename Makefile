@@ -15,6 +15,11 @@ PLAYBOOK := ansible-playbook -i $(LAB_INVENTORY)
 # (bash's printf %(...)T): `make test | grep` follows one job, and CI's log
 # shows where the time went.
 prefix = while IFS= read -r line || [[ -n "$$line" ]]; do printf '[%s %(%T)T] %s\n' $(1) -1 "$$line"; done
+# Each job's whole output is kept in .cache/test-logs/JOB.log as well; a
+# failed `make test` ends with what failed in them (scripts/test_summary.py),
+# as CI may keep only a log's last lines.
+TEST_LOGS := $(CURDIR)/.cache/test-logs
+logged = tee $(TEST_LOGS)/$(1).log | $(call prefix,$(1))
 
 .PHONY: help venv setup lab lab-up lab-down verify test lint unit base-image molecule molecule-default molecule-drills bench lock
 
@@ -45,7 +50,9 @@ lab-down: setup ## Remove the lab: its containers, volumes, network and key
 # own names and address ranges, and the base image they all start from is
 # made first.
 test: setup lint base-image ## Every test: lint, then unit tests and both Molecule scenarios at once
-	$(MAKE) --no-print-directory -j3 unit molecule-default molecule-drills
+	@rm -f $(TEST_LOGS)/*.log
+	$(MAKE) --no-print-directory -j3 unit molecule-default molecule-drills \
+	  || { python3 scripts/test_summary.py $(TEST_LOGS)/{unit,default,drills}.log; exit 1; }
 
 lint: setup ## yamllint, ansible-lint (production profile), ruff
 	yamllint --strict .
@@ -54,7 +61,8 @@ lint: setup ## yamllint, ansible-lint (production profile), ruff
 	ruff format --check .
 
 unit: setup ## Unit and integration tests of the apps against a real redis-server
-	pytest 2>&1 | $(call prefix,unit)
+	@mkdir -p $(TEST_LOGS)
+	pytest 2>&1 | $(call logged,unit)
 
 base-image: setup ## The lab's images on this machine: the debootstrap base and the plain node image
 	$(PLAYBOOK) playbooks/lab_images.yml
@@ -63,10 +71,12 @@ molecule: setup base-image ## Both Molecule scenarios at once: default and drill
 	$(MAKE) --no-print-directory -j2 molecule-default molecule-drills
 
 molecule-default: setup ## Molecule default: 3 nodes, converge, idempotence, verify.yml, testinfra
-	molecule test 2>&1 | $(call prefix,default)
+	@mkdir -p $(TEST_LOGS)
+	molecule test 2>&1 | $(call logged,default)
 
 molecule-drills: setup ## Molecule drills: 3 managers + 1 worker, the service-interrupting drills, operations tests
-	molecule test -s drills 2>&1 | $(call prefix,drills)
+	@mkdir -p $(TEST_LOGS)
+	molecule test -s drills 2>&1 | $(call logged,drills)
 
 # BENCH_QUICK=1: small sizes and short runs, for development.
 # The system bench reads the Meteorite Landings file: checked first, so that

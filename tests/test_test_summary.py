@@ -1,0 +1,110 @@
+"""scripts/test_summary.py: what a failed `make test` names in its last lines.
+
+The logs are real: a pytest run of a small failing test file, with the
+options the project's runs use, and an Ansible run of a playbook with a
+failing task, an ignored one and a failing loop item.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("test_summary", REPO / "scripts" / "test_summary.py")
+assert spec and spec.loader
+summary = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(summary)
+
+FAILING_TESTS = """
+import pytest
+
+def test_passes():
+    pass
+
+def test_counter_rose():
+    rose = 5
+    assert rose <= 3, f"the counter rose by {rose}: " + "x" * 1000
+
+@pytest.fixture
+def swarm():
+    raise RuntimeError("no swarm here")
+
+def test_needs_swarm(swarm):
+    pass
+"""
+
+PLAYBOOK = """
+- name: A play that fails
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Fail but be ignored
+      ansible.builtin.fail:
+        msg: this one is ignored
+      ignore_errors: true
+    - name: Fail one item
+      ansible.builtin.fail:
+        msg: "item {{ item }} is bad"
+      when: item == 'b'
+      loop: [a, b]
+      ignore_errors: false
+"""
+
+
+PYTEST = [sys.executable, "-m", "pytest"]
+
+
+def run_pytest(tmp_path: Path) -> Path:
+    (tmp_path / "test_failing.py").write_text(FAILING_TESTS)
+    run = subprocess.run(
+        [*PYTEST, "-v", "-rfEs", "-p", "no:cacheprovider", "test_failing.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "CI": ""},
+    )
+    assert run.returncode == 1, run.stdout
+    log = tmp_path / "unit.log"
+    log.write_text(run.stdout + run.stderr)
+    return log
+
+
+def test_names_each_failed_test_where_it_failed_and_why(tmp_path: Path) -> None:
+    lines = summary.summarise(run_pytest(tmp_path))
+    assert len(lines) == 2, lines
+    setup, failed = sorted(lines)
+    assert "test_needs_swarm" in setup and "RuntimeError: no swarm here" in setup
+    assert "test_counter_rose (test_failing.py:9)" in failed
+    assert "the counter rose by 5" in failed
+    assert all(len(line) <= summary.WIDTH + 2 for line in lines), lines
+
+
+def test_names_the_failed_ansible_task_but_not_the_ignored_one(tmp_path: Path) -> None:
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    run = subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", "-c", "local", "play.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml"},
+    )
+    assert run.returncode == 2, run.stdout
+    log = tmp_path / "default.log"
+    log.write_text(run.stdout)
+    lines = summary.summarise(log)
+    assert lines == ["  task [Fail one item] on localhost: item b is bad"], (lines, run.stdout)
+
+
+def test_a_log_without_failures_says_so(tmp_path: Path, capsys) -> None:
+    log = tmp_path / "drills.log"
+    log.write_text("PLAY RECAP\nlocalhost : ok=1 changed=0 failed=0\n")
+    assert summary.main([str(log), str(tmp_path / "absent.log")]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "drills: no failed test or task found in its log"
+    ]
