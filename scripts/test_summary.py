@@ -23,11 +23,20 @@ SECTION = re.compile(r"^_{3,} (?P<name>\S.*?) _{3,}$")
 HEADING = re.compile(r"^={3,} (?P<title>.*?) ={3,}$")
 WHERE = re.compile(r"^(?P<file>\S+\.py):(?P<line>\d+): (?P<kind>\w+)")
 ERROR_LINE = re.compile(r"^E +(?P<text>.*)$")
-SUMMARY_LINE = re.compile(r"^(FAILED|ERROR) (?P<test>\S+)")
+# pytest's -r lines ("FAILED tests/x.py::test - ..."), not Ansible's "FAILED - RETRYING".
+SUMMARY_LINE = re.compile(r"^(FAILED|ERROR) (?P<test>\S+\.py(::\S+)?)")
 TASK = re.compile(r"^TASK \[(?P<name>.*)\]")
 FATAL = re.compile(r"^(?:fatal|failed): \[(?P<host>[^\]]+)\]:? *(?P<rest>.*)$")
 MESSAGE = re.compile(r"^\s+msg: (?P<msg>.*)$")
 IGNORING = "...ignoring"
+# Molecule frames what Ansible and pytest print: colours, and "  │ " before each line.
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+FRAME = re.compile(r"^\s*[│┃] ?")
+
+
+def unframe(line: str) -> str:
+    """A log line as Ansible or pytest printed it, without Molecule's colours and frame."""
+    return FRAME.sub("", ANSI.sub("", line), count=1)
 
 
 def cut(text: str, width: int = WIDTH) -> str:
@@ -99,7 +108,7 @@ def ansible_failures(lines: list[str], limit: int = 6) -> list[str]:
 
 
 def summarise(log: Path, limit: int = 6) -> list[str]:
-    lines = log.read_text(errors="replace").splitlines()
+    lines = [unframe(line) for line in log.read_text(errors="replace").splitlines()]
     found = [f"  {line}" for line in pytest_failures(lines)]
     if not found:
         found = [f"  {line}" for line in ansible_failures(lines)]

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("test_summary", REPO / "scripts" / "test_summary.py")
 assert spec and spec.loader
@@ -46,6 +48,14 @@ PLAYBOOK = """
       ansible.builtin.fail:
         msg: this one is ignored
       ignore_errors: true
+    - name: Retry and be ignored
+      ansible.builtin.command: "false"
+      changed_when: false
+      register: retried
+      until: retried.rc == 0
+      retries: 1
+      delay: 0
+      ignore_errors: true
     - name: Fail one item
       ansible.builtin.fail:
         msg: "item {{ item }} is bad"
@@ -55,10 +65,14 @@ PLAYBOOK = """
 """
 
 
+# Molecule's framing of what it runs: a dim "│" before each line.
+FRAMINGS = {"as printed": "", "framed by Molecule": "  \x1b[2m\u2502\x1b[0m "}
+
+
 PYTEST = [sys.executable, "-m", "pytest"]
 
 
-def run_pytest(tmp_path: Path) -> Path:
+def run_pytest(tmp_path: Path, framing: str) -> Path:
     (tmp_path / "test_failing.py").write_text(FAILING_TESTS)
     run = subprocess.run(
         [*PYTEST, "-v", "-rfEs", "-p", "no:cacheprovider", "test_failing.py"],
@@ -70,12 +84,14 @@ def run_pytest(tmp_path: Path) -> Path:
     )
     assert run.returncode == 1, run.stdout
     log = tmp_path / "unit.log"
-    log.write_text(run.stdout + run.stderr)
+    output = run.stdout + run.stderr
+    log.write_text("".join(framing + line + "\n" for line in output.splitlines()))
     return log
 
 
-def test_names_each_failed_test_where_it_failed_and_why(tmp_path: Path) -> None:
-    lines = summary.summarise(run_pytest(tmp_path))
+@pytest.mark.parametrize("framing", FRAMINGS.values(), ids=FRAMINGS.keys())
+def test_names_each_failed_test_where_it_failed_and_why(tmp_path: Path, framing: str) -> None:
+    lines = summary.summarise(run_pytest(tmp_path, framing))
     assert len(lines) == 2, lines
     setup, failed = sorted(lines)
     assert "test_needs_swarm" in setup and "RuntimeError: no swarm here" in setup
@@ -84,7 +100,10 @@ def test_names_each_failed_test_where_it_failed_and_why(tmp_path: Path) -> None:
     assert all(len(line) <= summary.WIDTH + 2 for line in lines), lines
 
 
-def test_names_the_failed_ansible_task_but_not_the_ignored_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("framing", FRAMINGS.values(), ids=FRAMINGS.keys())
+def test_names_the_failed_ansible_task_but_not_the_ignored_ones(
+    tmp_path: Path, framing: str
+) -> None:
     (tmp_path / "play.yml").write_text(PLAYBOOK)
     run = subprocess.run(
         ["ansible-playbook", "-i", "localhost,", "-c", "local", "play.yml"],
@@ -95,8 +114,9 @@ def test_names_the_failed_ansible_task_but_not_the_ignored_one(tmp_path: Path) -
         env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml"},
     )
     assert run.returncode == 2, run.stdout
+    assert "FAILED - RETRYING" in run.stdout and "...ignoring" in run.stdout, run.stdout
     log = tmp_path / "default.log"
-    log.write_text(run.stdout)
+    log.write_text("".join(framing + line + "\n" for line in run.stdout.splitlines()))
     lines = summary.summarise(log)
     assert lines == ["  task [Fail one item] on localhost: item b is bad"], (lines, run.stdout)
 
