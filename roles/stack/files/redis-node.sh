@@ -132,7 +132,9 @@ watch_server() {
         role=$(echo "$info" | field role)
         link=$(echo "$info" | field master_link_status)
         syncing=$(echo "$info" | field master_sync_in_progress)
-        if [ "$role" = master ] || { [ "$link" = up ] && [ "$syncing" = 0 ]; }; then
+        if [ "$role" = master ]; then
+            echo primary > "$marker.new" && mv "$marker.new" "$marker"
+        elif [ "$link" = up ] && [ "$syncing" = 0 ]; then
             echo in-sync > "$marker.new" && mv "$marker.new" "$marker"
         else
             echo behind > "$marker.new" && mv "$marker.new" "$marker"
@@ -222,32 +224,47 @@ watch_sentinel() {
 quote() { printf '%s' "$1" | sed 's/[\\"]/\\&/g'; }
 
 # Whether this server's data was current when it last looked (every 2 s):
-# "in-sync" (the primary, or a replica linked to it and not loading),
-# "behind" (starting, syncing or cut off), or "none" (never ran here).
+# "primary" (it was the primary), "in-sync" (a replica linked to it and not
+# loading), "behind" (starting, syncing or cut off), or "none" (never ran
+# here).
 marker=/data/.swarmstack-sync
 sync_state() { cat "$marker" 2>/dev/null || echo none; }
 
 # With no primary anywhere (a new deployment, or after `docker stack rm`),
-# which server starts as the primary: the one on REDIS_FIRST_NODE unless its
-# data was behind when it stopped; else, in the order of REDIS_NODES, the
-# first whose data was in sync (each later one waits 10 s more, so that the
-# one before it can start first). A node with no data of its own (none)
-# never starts as the primary unless it is REDIS_FIRST_NODE (a new
-# deployment, or a single Redis moving over). After 120 s with none,
-# REDIS_FIRST_NODE does, whatever its data.
+# which server starts as the primary. The one that was the primary when the
+# stack stopped has every write a client was shown (a replica may have
+# stopped a moment before the last ones: seen on the drills lab, where the
+# first node's replica, in sync when it stopped, started as the primary
+# after a teardown and four counted visits were lost), so:
+# - "primary": at once on REDIS_FIRST_NODE, after 5 s per rank in
+#   REDIS_NODES elsewhere, so that a second such note (left by a primary
+#   whose node was lost and did not come back before the teardown) never
+#   makes two primaries at once;
+# - REDIS_FIRST_NODE with no note ("none": a new deployment, or a single
+#   Redis moving over): at once as well;
+# - "in-sync": only once the others had their turn, 5 s per server and then
+#   10 s per rank (REDIS_FIRST_NODE first);
+# - "behind" or no note elsewhere: never, but REDIS_FIRST_NODE after 120 s,
+#   whatever its data.
 may_start_first() {
     state=$(sync_state)
-    if [ "$NODE_HOSTNAME" = "$REDIS_FIRST_NODE" ]; then
-        [ "$state" != behind ] || [ "$1" -ge 120 ]
-        return
-    fi
-    [ "$state" = in-sync ] || return 1
     rank=0
+    servers=0
     for node in ${REDIS_NODES:-}; do
-        [ "$node" = "$NODE_HOSTNAME" ] && break
-        rank=$((rank + 1))
+        servers=$((servers + 1))
     done
-    [ "$1" -ge $((rank * 10)) ]
+    if [ "$NODE_HOSTNAME" != "$REDIS_FIRST_NODE" ]; then
+        rank=1
+        for node in ${REDIS_NODES:-}; do
+            [ "$node" = "$NODE_HOSTNAME" ] && break
+            [ "$node" = "$REDIS_FIRST_NODE" ] || rank=$((rank + 1))
+        done
+    fi
+    case $state in
+    primary) [ "$1" -ge $((rank * 5)) ] ;;
+    in-sync) [ "$1" -ge $((servers * 5 + rank * 10)) ] ;;
+    *) [ "$NODE_HOSTNAME" = "$REDIS_FIRST_NODE" ] && { [ "$state" = none ] || [ "$1" -ge 120 ]; } ;;
+    esac
 }
 
 me=$(own_ip)
