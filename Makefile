@@ -15,9 +15,9 @@ PLAYBOOK := ansible-playbook -i $(LAB_INVENTORY)
 # (bash's printf %(...)T): `make test | grep` follows one job, and CI's log
 # shows where the time went.
 prefix = while IFS= read -r line || [[ -n "$$line" ]]; do printf '[%s %(%T)T] %s\n' $(1) -1 "$$line"; done
-# Each job's whole output is kept in .cache/test-logs/JOB.log as well; a
-# failed `make test` ends with what failed in them (scripts/test_summary.py),
-# as CI may keep only a log's last lines.
+# Each job's whole output is kept in .cache/test-logs/JOB.log as well, and
+# its pytest results in JOB.xml; a failed `make test` ends with what failed
+# in them (scripts/test_summary.py), as CI may keep only a log's last lines.
 TEST_LOGS := $(CURDIR)/.cache/test-logs
 logged = tee $(TEST_LOGS)/$(1).log | $(call prefix,$(1))
 
@@ -50,7 +50,7 @@ lab-down: setup ## Remove the lab: its containers, volumes, network and key
 # own names and address ranges, and the base image they all start from is
 # made first.
 test: setup lint base-image ## Every test: lint, then unit tests and both Molecule scenarios at once
-	@rm -f $(TEST_LOGS)/*.log
+	@rm -f $(TEST_LOGS)/*.log $(TEST_LOGS)/*.xml
 	$(MAKE) --no-print-directory -j3 unit molecule-default molecule-drills \
 	  || { python3 scripts/test_summary.py $(TEST_LOGS)/{unit,default,drills}.log; exit 1; }
 
@@ -62,7 +62,7 @@ lint: setup ## yamllint, ansible-lint (production profile), ruff
 
 unit: setup ## Unit and integration tests of the apps against a real redis-server
 	@mkdir -p $(TEST_LOGS)
-	pytest 2>&1 | $(call logged,unit)
+	pytest --junitxml=$(TEST_LOGS)/unit.xml 2>&1 | $(call logged,unit)
 
 base-image: setup ## The lab's images on this machine: the debootstrap base and the plain node image
 	$(PLAYBOOK) playbooks/lab_images.yml
@@ -72,11 +72,11 @@ molecule: setup base-image ## Both Molecule scenarios at once: default and drill
 
 molecule-default: setup ## Molecule default: 3 nodes, converge, idempotence, verify.yml, testinfra
 	@mkdir -p $(TEST_LOGS)
-	molecule test 2>&1 | $(call logged,default)
+	PYTEST_ADDOPTS=--junitxml=$(TEST_LOGS)/default.xml molecule test 2>&1 | $(call logged,default)
 
 molecule-drills: setup ## Molecule drills: 3 managers + 1 worker, the service-interrupting drills, operations tests
 	@mkdir -p $(TEST_LOGS)
-	molecule test -s drills 2>&1 | $(call logged,drills)
+	PYTEST_ADDOPTS=--junitxml=$(TEST_LOGS)/drills.xml molecule test -s drills 2>&1 | $(call logged,drills)
 
 # BENCH_QUICK=1: small sizes and short runs, for development.
 # The system bench reads the Meteorite Landings file: checked first, so that

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Say in a few lines at the end of a failed `make test` what failed and why.
 
-`make test` keeps each job's whole output in .cache/test-logs/JOB.log. CI
-often keeps only the last lines of a run, where Molecule's recap and make's
-errors name the failed step but not the failed test: this prints, per log,
-each failed or erroring pytest test with where it failed and its first
-`E` lines, and, when a log names no failed test, the Ansible tasks that
-failed without `ignore_errors` (a converge or verify.yml step). Each line is
-cut to a width that a CI log tail keeps readable.
+`make test` keeps each job's whole output in .cache/test-logs/JOB.log and
+its pytest results in JOB.xml (JUnit XML). CI often keeps only the last
+lines of a run, where Molecule's recap and make's errors name the failed
+step but not the failed test: this prints, per job, each failed or erroring
+test with where it failed and its message (from JOB.xml, else from the
+log's pytest report), and, when it names no failed test, the Ansible tasks
+that failed without `ignore_errors` (a converge or verify.yml step). Each
+line is cut to a width that a CI log tail keeps readable. Molecule wraps
+long lines at 80 columns, which the XML is safe from.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 WIDTH = 300
@@ -81,6 +84,20 @@ def pytest_failures(lines: list[str], per_test: int = 3) -> list[str]:
     return out
 
 
+def junit_failures(xml: Path) -> list[str]:
+    """One entry per failed or erroring test case of a JUnit XML report."""
+    out: list[str] = []
+    for case in ET.parse(xml).getroot().iter("testcase"):
+        for kind in ("failure", "error"):
+            for problem in case.findall(kind):
+                places = re.findall(r"^(\S+\.py):(\d+): ", problem.text or "", re.M)
+                where = f" ({Path(places[-1][0]).name}:{places[-1][1]})" if places else ""
+                what = "" if kind == "failure" else "error: "
+                name = case.get("name", "?")
+                out.append(cut(f"{what}{name}{where}: {problem.get('message', '')}"))
+    return out
+
+
 def ansible_failures(lines: list[str], limit: int = 6) -> list[str]:
     """The Ansible tasks that failed and were not ignored, with their message."""
     out: list[str] = []
@@ -109,7 +126,9 @@ def ansible_failures(lines: list[str], limit: int = 6) -> list[str]:
 
 def summarise(log: Path, limit: int = 6) -> list[str]:
     lines = [unframe(line) for line in log.read_text(errors="replace").splitlines()]
-    found = [f"  {line}" for line in pytest_failures(lines)]
+    xml = log.with_suffix(".xml")
+    tests = junit_failures(xml) if xml.is_file() else pytest_failures(lines)
+    found = [f"  {line}" for line in tests]
     if not found:
         found = [f"  {line}" for line in ansible_failures(lines)]
     if len(found) > limit:

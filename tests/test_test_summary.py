@@ -65,22 +65,24 @@ PLAYBOOK = """
 """
 
 
-# Molecule's framing of what it runs: a dim "│" before each line.
+# Molecule's framing of what it runs: a dim "│" before each line, and
+# lines wrapped at 80 columns.
 FRAMINGS = {"as printed": "", "framed by Molecule": "  \x1b[2m\u2502\x1b[0m "}
 
 
 PYTEST = [sys.executable, "-m", "pytest"]
 
 
-def run_pytest(tmp_path: Path, framing: str) -> Path:
+def run_pytest(tmp_path: Path, framing: str, *options: str) -> Path:
     (tmp_path / "test_failing.py").write_text(FAILING_TESTS)
+    env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
     run = subprocess.run(
-        [*PYTEST, "-v", "-rfEs", "-p", "no:cacheprovider", "test_failing.py"],
+        [*PYTEST, "-v", "-rfEs", "-p", "no:cacheprovider", *options, "test_failing.py"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "CI": ""},
+        env={**env, "CI": ""},
     )
     assert run.returncode == 1, run.stdout
     log = tmp_path / "unit.log"
@@ -97,6 +99,21 @@ def test_names_each_failed_test_where_it_failed_and_why(tmp_path: Path, framing:
     assert "test_needs_swarm" in setup and "RuntimeError: no swarm here" in setup
     assert "test_counter_rose (test_failing.py:9)" in failed
     assert "the counter rose by 5" in failed
+    assert all(len(line) <= summary.WIDTH + 2 for line in lines), lines
+
+
+def test_reads_the_junit_report_when_molecule_wrapped_the_log(tmp_path: Path) -> None:
+    log = run_pytest(tmp_path, FRAMINGS["framed by Molecule"], f"--junitxml={tmp_path}/unit.xml")
+    wrapped = [
+        line[i : i + 76] for line in log.read_text().splitlines() for i in range(0, len(line), 76)
+    ]
+    log.write_text("".join("  \u2502 " + line + "\n" for line in wrapped))
+    lines = summary.summarise(log)
+    assert len(lines) == 2, lines
+    setup, failed = sorted(lines)
+    assert "error: test_needs_swarm (test_failing.py:13)" in setup, setup
+    assert "no swarm here" in setup, setup
+    assert "test_counter_rose (test_failing.py:9): AssertionError: the counter rose by 5" in failed
     assert all(len(line) <= summary.WIDTH + 2 for line in lines), lines
 
 
