@@ -82,6 +82,10 @@ def cluster(tmp_path: Path) -> Iterator[dict[str, Node | list[Node]]]:
         "the replica in sync",
         lambda: replica.client().info("replication")["master_link_status"] == "up",
     )
+    # The replica's link is up a moment before the primary counts it as online
+    # for WAIT: under CI's load (three jobs on two cores) the first visit's
+    # WAIT once came before that and was not confirmed.
+    wait("the primary counting its replica", lambda: primary.client().wait(1, 1000) >= 1)
     sentinels = [
         Node(
             tmp_path,
@@ -113,7 +117,7 @@ def make_app(cluster: dict, tmp_path: Path, **extra: object) -> Flask:
         "REDIS_MASTER_NAME": MASTER,
         "REDIS_PASSWORD_FILE": str(secret),
         "REDIS_MIN_REPLICAS": 1,
-        "REDIS_WAIT_TIMEOUT": 0.5,
+        "REDIS_WAIT_TIMEOUT": 1.0,
         "TESTING": True,
         **extra,
     }
