@@ -5,11 +5,12 @@
 its pytest results in JOB.xml (JUnit XML). CI often keeps only the last
 lines of a run, where Molecule's recap and make's errors name the failed
 step but not the failed test: this prints, per job, each failed or erroring
-test with where it failed and its message (from JOB.xml, else from the
-log's pytest report), and, when it names no failed test, the Ansible tasks
-that failed without `ignore_errors` (a converge or verify.yml step). Each
-line is cut to a width that a CI log tail keeps readable. Molecule wraps
-long lines at 80 columns, which the XML is safe from.
+test with where it failed and its message (from JOB.xml: Molecule wraps
+what it relays at 80 columns, so pytest's report in the log cannot be read
+back reliably), and, when it names no failed test, the Ansible tasks that
+failed without `ignore_errors` (a converge or verify.yml step; Ansible's
+"FAILED - RETRYING" lines are not failures). Each line is cut to a width
+that a CI log tail keeps readable.
 """
 
 from __future__ import annotations
@@ -21,13 +22,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 WIDTH = 300
-# pytest's failure sections: "____ test_name ____" (its -v report and -rfE summary aside).
-SECTION = re.compile(r"^_{3,} (?P<name>\S.*?) _{3,}$")
-HEADING = re.compile(r"^={3,} (?P<title>.*?) ={3,}$")
-WHERE = re.compile(r"^(?P<file>\S+\.py):(?P<line>\d+): (?P<kind>\w+)")
-ERROR_LINE = re.compile(r"^E +(?P<text>.*)$")
-# pytest's -r lines ("FAILED tests/x.py::test - ..."), not Ansible's "FAILED - RETRYING".
-SUMMARY_LINE = re.compile(r"^(FAILED|ERROR) (?P<test>\S+\.py(::\S+)?)")
 TASK = re.compile(r"^TASK \[(?P<name>.*)\]")
 FATAL = re.compile(r"^(?:fatal|failed): \[(?P<host>[^\]]+)\]:? *(?P<rest>.*)$")
 MESSAGE = re.compile(r"^\s+msg: (?P<msg>.*)$")
@@ -45,43 +39,6 @@ def unframe(line: str) -> str:
 def cut(text: str, width: int = WIDTH) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def pytest_failures(lines: list[str], per_test: int = 3) -> list[str]:
-    """One entry per failed test: its name, where it failed, its first E lines."""
-    failed = [m.group("test") for line in lines if (m := SUMMARY_LINE.match(line))]
-    out: list[str] = []
-    name = None
-    where = ""
-    errors: list[str] = []
-
-    def flush() -> None:
-        if name is not None:
-            place = f" ({where})" if where else ""
-            out.append(cut(f"{name}{place}: " + " | ".join(errors[:per_test])))
-
-    in_failures = False
-    for line in lines:
-        if heading := HEADING.match(line):
-            flush()
-            name = None
-            title = heading.group("title")
-            in_failures = title in ("FAILURES", "ERRORS")
-            continue
-        if not in_failures:
-            continue
-        if section := SECTION.match(line):
-            flush()
-            name, where, errors = section.group("name"), "", []
-        elif name is not None:
-            if (error := ERROR_LINE.match(line)) and error.group("text").strip():
-                errors.append(error.group("text"))
-            elif at := WHERE.match(line):
-                where = f"{Path(at.group('file')).name}:{at.group('line')}"
-    flush()
-    if not out and failed:
-        out = [cut(test) for test in failed]
-    return out
 
 
 def junit_failures(xml: Path) -> list[str]:
@@ -127,8 +84,7 @@ def ansible_failures(lines: list[str], limit: int = 6) -> list[str]:
 def summarise(log: Path, limit: int = 6) -> list[str]:
     lines = [unframe(line) for line in log.read_text(errors="replace").splitlines()]
     xml = log.with_suffix(".xml")
-    tests = junit_failures(xml) if xml.is_file() else pytest_failures(lines)
-    found = [f"  {line}" for line in tests]
+    found = [f"  {line}" for line in (junit_failures(xml) if xml.is_file() else [])]
     if not found:
         found = [f"  {line}" for line in ansible_failures(lines)]
     if len(found) > limit:

@@ -73,11 +73,20 @@ FRAMINGS = {"as printed": "", "framed by Molecule": "  \x1b[2m\u2502\x1b[0m "}
 PYTEST = [sys.executable, "-m", "pytest"]
 
 
-def run_pytest(tmp_path: Path, framing: str, *options: str) -> Path:
+def run_pytest(tmp_path: Path, framing: str) -> Path:
+    """The failing tests run as `make test` runs pytest, its output as logged, its report beside."""
     (tmp_path / "test_failing.py").write_text(FAILING_TESTS)
     env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
     run = subprocess.run(
-        [*PYTEST, "-v", "-rfEs", "-p", "no:cacheprovider", *options, "test_failing.py"],
+        [
+            *PYTEST,
+            "-v",
+            "-rfEs",
+            "-p",
+            "no:cacheprovider",
+            "--junitxml=unit.xml",
+            "test_failing.py",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -103,7 +112,7 @@ def test_names_each_failed_test_where_it_failed_and_why(tmp_path: Path, framing:
 
 
 def test_reads_the_junit_report_when_molecule_wrapped_the_log(tmp_path: Path) -> None:
-    log = run_pytest(tmp_path, FRAMINGS["framed by Molecule"], f"--junitxml={tmp_path}/unit.xml")
+    log = run_pytest(tmp_path, FRAMINGS["framed by Molecule"])
     wrapped = [
         line[i : i + 76] for line in log.read_text().splitlines() for i in range(0, len(line), 76)
     ]
