@@ -94,13 +94,16 @@ def test_killing_the_primary_node_whole_loses_no_acknowledged_visit(lab: Lab) ->
         f"counter {after} (before {before}, {counted} counted, {unsure} unsure)"
     )
 
-    # A request that a web task on the killed node was serving dies with it:
-    # the survivors' load balancer answers it 502 or 504 (CI saw two 502s in
-    # 12,194 answers). So at most one per client, all from the load
-    # balancer: never the app's 500, never a stretch of failures.
+    # A request that a web task on the killed node was serving dies with it.
+    # A killed node sends no reset, so how it ends depends on the moment: the
+    # survivors' load balancer answers 502 (CI saw two in 12,194 answers) or
+    # 504 after its 30 s server timeout, or load.py's own 10 s timeout comes
+    # first (CI saw one TimeoutError in 3,725). So at most one per client,
+    # all of those kinds: never the app's 500, never a stretch of failures.
+    in_flight = {"502", "504", "error: TimeoutError"}
     failed = {code: n for code, n in answers["statuses"].items() if code != "200"}
     assert answers["total"] > 0, answers
-    assert set(failed) <= {"502", "504"} and sum(failed.values()) <= CLIENTS, answers["statuses"]
+    assert set(failed) <= in_flight and sum(failed.values()) <= CLIENTS, answers["statuses"]
     assert answers["longest_uncounted_s"] < MAX_GAP_S, answers
     # Every count a client was shown is kept; no visit is counted that was not sent.
     assert after > answers["max_visits"], (after, answers["max_visits"])
