@@ -10,7 +10,7 @@ what it relays at 80 columns, so pytest's report in the log cannot be read
 back reliably), and, when it names no failed test, the Ansible tasks that
 failed without `ignore_errors` (a converge or verify.yml step; Ansible's
 "FAILED - RETRYING" lines are not failures). Each line is cut to a width
-that a CI log tail keeps readable.
+that a CI log tail keeps readable, keeping a long message's start and end.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-WIDTH = 300
+WIDTH = 600
 TASK = re.compile(r"^TASK \[(?P<name>.*)\]")
 FATAL = re.compile(r"^(?:fatal|failed): \[(?P<host>[^\]]+)\]:? *(?P<rest>.*)$")
 MESSAGE = re.compile(r"^\s+msg: (?P<msg>.*)$")
@@ -37,8 +37,16 @@ def unframe(line: str) -> str:
 
 
 def cut(text: str, width: int = WIDTH) -> str:
+    """The text on one line of at most width characters: its start and its end.
+
+    A message starts with what failed and often ends with why (a command's
+    last lines): a long one keeps both and drops its middle.
+    """
     text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 3] + "..."
+    if len(text) <= width:
+        return text
+    tail = (width - 5) // 3
+    return f"{text[: width - 5 - tail]} ... {text[-tail:]}"
 
 
 def junit_failures(xml: Path) -> list[str]:

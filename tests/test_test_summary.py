@@ -154,3 +154,13 @@ def test_a_log_without_failures_says_so(tmp_path: Path, capsys) -> None:
     assert capsys.readouterr().out.splitlines()[1:] == [
         "drills: no failed test or task found in its log"
     ]
+
+
+def test_a_long_message_keeps_its_start_and_its_end() -> None:
+    message = "AssertionError: site.yml failed " + "x" * 5000 + " fatal: [vCon02]: UNREACHABLE!"
+    line = summary.cut(message)
+    assert len(line) <= summary.WIDTH, len(line)
+    assert line.startswith("AssertionError: site.yml failed ")
+    assert line.endswith("fatal: [vCon02]: UNREACHABLE!")
+    assert " ... " in line
+    assert summary.cut("short\n  and   plain") == "short and plain"

@@ -126,6 +126,24 @@ def changed_tasks(output: str) -> list[str]:
     return found
 
 
+def failed(output: str, context: int = 12) -> str:
+    """What a failed playbook said of its failure, then the tail of its output.
+
+    The failed tasks (with their message, Ansible's indented lines after
+    "fatal:") and Ansible's errors come first: a CI summary keeps only a long
+    assertion message's start and end.
+    """
+    lines = output.splitlines()
+    picked: list[str] = []
+    for at, line in enumerate(lines):
+        if line.startswith(("fatal:", "failed:", "ERROR!", "[ERROR]")) or "UNREACHABLE!" in line:
+            picked.append(line)
+            picked += [
+                more for more in lines[at + 1 : at + 1 + context] if more.startswith((" ", "\t"))
+            ]
+    return "\n".join([*picked, "--- the output's end:", output[-3000:]])
+
+
 def test_an_ordinary_account_runs_site_yml_and_changes_nothing(lab: Lab, operator: Path) -> None:
     groups = subprocess.run(["id", "-Gn", USER], capture_output=True, text=True, check=True)
     assert not {"docker", "sudo", "root"} & set(groups.stdout.split()), groups.stdout
@@ -140,12 +158,12 @@ def test_an_ordinary_account_runs_site_yml_and_changes_nothing(lab: Lab, operato
 
     inventory = user_inventory(lab, clone)
     first = lab.playbook("site.yml")
-    assert first.rc == 0, first.output[-4000:]
+    assert first.rc == 0, failed(first.output)
     run = as_user(
         operator, ".venv/bin/ansible-playbook", "-i", str(inventory), "site.yml", cwd=clone
     )
     output = run.stdout + run.stderr
-    assert run.returncode == 0, output[-4000:]
+    assert run.returncode == 0, failed(output)
     changed = changed_counts(output)
     assert set(changed) >= set(lab.hosts), output[-2000:]
     assert set(changed.values()) == {0}, (
