@@ -5,9 +5,10 @@ Prints one JSON object: how many answers of each status, transport errors,
 how many 200 pages had a visit count or said the counter is disabled, and
 the highest visit count seen, and the longest stretch of time in which no
 answer had a count (from the start to the first count, between counts, and
-from the last count to the end). Only the URLs given are contacted. SIGTERM
-ends it early, still printing the JSON, so it can run in the background for
-as long as an operation takes.
+from the last count to the end), and which answers had no count: per URL,
+web task (the page's hostname) and what the page said or the status. Only
+the URLs given are contacted. SIGTERM ends it early, still printing the
+JSON, so it can run in the background for as long as an operation takes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import urllib.request
 from collections import Counter
 
 VISITS = re.compile(rb"<b>Visits:</b> (\d+)")
+HOSTNAME = re.compile(rb"<b>Hostname:</b> ([^<\s]+)")
 DISABLED = b"counter disabled"
 NOT_CONFIRMED = b"no Redis replica confirmed"
 
@@ -38,6 +40,7 @@ def worker(
     stop: threading.Event,
     pause: float = 0.0,
     counted_at: list[float] | None = None,
+    uncounted: Counter | None = None,
 ) -> None:
     done = 0
     while not stop.is_set() and time.monotonic() < deadline and done < limit:
@@ -65,6 +68,10 @@ def worker(
                     else "other"
                 )
                 out[f"page: {page}"] += 1
+            if not match and uncounted is not None:
+                task = HOSTNAME.search(body)
+                said = page if status == "200" else status
+                uncounted[f"{url} {task.group(1).decode() if task else '-'}: {said}"] += 1
             if match:
                 top[0] = max(top[0], int(match.group(1)))
                 if counted_at is not None:
@@ -106,6 +113,7 @@ def main() -> None:
     deadline = time.monotonic() + min(args.seconds, 900)
     per_client = max(1, args.max_requests // args.clients)
     counted_at: list[float] = []
+    uncounted: Counter = Counter()
     threads = [
         threading.Thread(
             target=worker,
@@ -119,6 +127,7 @@ def main() -> None:
                 stop,
                 args.error_pause,
                 counted_at,
+                uncounted,
             ),
         )
         for i in range(args.clients)
@@ -140,6 +149,7 @@ def main() -> None:
                 "max_visits": top[0],
                 "seconds": round(ended - started, 2),
                 "longest_uncounted_s": round(longest_gap(started, ended, counted_at), 2),
+                "uncounted": dict(uncounted.most_common(8)),
             }
         )
     )

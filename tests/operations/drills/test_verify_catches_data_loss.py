@@ -9,6 +9,7 @@ again, which the no-persistence Redis never touched.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from swarmlab import INVENTORY
@@ -41,7 +42,13 @@ def test_a_redis_without_persistence_fails_the_kill_drill_by_name(lab, tmp_path)
     try:
         run = lab.playbook("playbooks/verify.yml", *ONLY_KILL, "-e", f"verify_report_path={report}")
         assert run.rc != 0
-        assert f"Failed: {KILLED}: counter; {KILLED}: data." in run.flat, run.output[-3000:]
+        # The failure names each check with what it expected and saw.
+        said = re.escape(KILLED)
+        assert re.search(
+            rf"Failed: {said}: counter \(expected [\d.]+, seen 1 \(back after [^)]*\)\); "
+            rf"{said}: data \(expected sha256 \w+, seen sha256 \w+\)\.",
+            run.flat,
+        ), run.output[-3000:]
         checks = json.loads(report.read_text(encoding="utf-8"))
         assert checks["passed"] is False
         failed = [c["check"] for c in checks["checks"] if not c["pass"]]
