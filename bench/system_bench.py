@@ -82,12 +82,18 @@ UNTUNED = {  # what the project's ansible.cfg tunes, set back to Ansible's usual
     "ANSIBLE_FORKS": "5",
 }
 LOOP_CLIENT = """
-import json, sys, time
+import json, socket, sys, time
 from redis import Redis
 password = sys.stdin.readline().rstrip("\\n")
 prefix = sys.argv[1]
-redis = Redis(host="redis", password=password or None, socket_timeout=30)
-redis.ping()
+# "redis" names every Redis server (dnsrr): with replicas, only the primary
+# takes writes, so the loop writes to the one whose role is master.
+addresses = sorted({a[4][0] for a in socket.getaddrinfo("redis", 6379, type=socket.SOCK_STREAM)})
+servers = [Redis(host=a, password=password or None, socket_timeout=30) for a in addresses]
+masters = [r for r in servers if r.info("replication")["role"] == "master"]
+if len(masters) != 1:
+    sys.exit(f"bench-loop: {len(masters)} primaries among the Redis servers {addresses}")
+redis = masters[0]
 stored = 0
 started = time.perf_counter()
 for line in sys.stdin:
