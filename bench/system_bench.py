@@ -502,13 +502,42 @@ def find_archive(tags: set[str]) -> Path:
 def bench_manual(lab: BenchLab, files: dict[str, str], sampler: LoadSampler) -> dict[str, Any]:
     """The seed's command sequence, scripted: what a user types on fresh hosts."""
     compose = yaml.safe_load(files["docker-compose.yml"])
-    images = {name: spec["image"] for name, spec in compose["services"].items()}
+    services = compose["services"]
+    images = {name: spec["image"] for name, spec in services.items()}
+    replicated = "sentinel" in services
+    # Which nodes each placement label goes on: the Redis nodes the compose file names
+    # (REDIS_NODES) or the manager alone; the Sentinels on as many nodes as they have
+    # replicas, the Redis nodes first (as site.yml places them).
+    redis_nodes = (
+        str(services["redis"]["environment"]["REDIS_NODES"]).split()
+        if replicated
+        else [lab.manager.name]
+    )
+    names = [node.name for node in lab.hosts]
+    sentinel_nodes = (redis_nodes + [n for n in names if n not in redis_nodes])[
+        : int(services["sentinel"]["deploy"]["replicas"]) if replicated else 0
+    ]
+    labels = {}
+    for service, nodes in (("redis", redis_nodes), ("sentinel", sentinel_nodes)):
+        for constraint in (
+            services.get(service, {}).get("deploy", {}).get("placement", {}).get("constraints", [])
+        ):
+            if found := re.fullmatch(r"node\.labels\.(\S+) == true", constraint):
+                labels[found.group(1)] = nodes
+    # A manager gets every image; a worker web's (and HAProxy's), and Redis' where a
+    # Redis or a Sentinel runs.
     everywhere = {images["web"], *([images["lb"]] if "lb" in images else [])}
+    redis_images = {images["redis"], *([images["sentinel"]] if replicated else [])}
+    labelled = {name for nodes in labels.values() for name in nodes}
+
+    def wanted(node: Node) -> set[str]:
+        if node.manager:
+            return set(images.values())
+        return everywhere | (redis_images if node.name in labelled else set())
+
     archives = {
-        "managers": [find_archive({image}) for image in sorted(set(images.values()))],
-        "workers": [find_archive({image}) for image in sorted(everywhere)],
+        node.name: [find_archive({image}) for image in sorted(wanted(node))] for node in lab.hosts
     }
-    label = re.search(r"node\.labels\.(\S+) == true", files["docker-compose.yml"])
     secret_names = {key: spec["name"] for key, spec in compose["secrets"].items()}
     sampler.phase = "lab up"
     lab.fresh("lab-up-for-manual")
@@ -538,24 +567,31 @@ def bench_manual(lab: BenchLab, files: dict[str, str], sampler: LoadSampler) -> 
     for worker in workers:
         lab.ssh(worker, f"docker swarm join --token {token} {manager.address}:2377")
     step("swarm formed")
-    if label:
-        lab.ssh(manager, f"docker node update --label-add {label.group(1)}=true {manager.name}")
+    for label, nodes in labels.items():
+        for name in nodes:
+            lab.ssh(manager, f"docker node update --label-add {label}=true {name}")
 
     def load(node: Node) -> None:
-        for archive in archives["managers" if node.manager else "workers"]:
+        for archive in archives[node.name]:
             lab.ssh(node, "docker load -q", input_data=archive.read_bytes())
+        if node.name in redis_nodes:
+            lab.ssh(node, "mkdir -p ~/data")
 
     with ThreadPoolExecutor(len(lab.hosts)) as pool:
         list(pool.map(load, lab.hosts))
     step("images loaded")
-    lab.ssh(manager, "mkdir -p ~/data ~/swarmstack")
+    lab.ssh(manager, "mkdir -p ~/swarmstack")
     for name, content in files.items():
         lab.ssh(manager, f"cat > ~/swarmstack/{name}", input_data=content.encode())
     password = secrets.token_urlsafe(24)
-    secret_data = {
-        "redis_password": password,
-        "redis_conf": f'requirepass "{password}"\nprotected-mode yes\n',
-    }
+    # What site.yml's redis.conf holds (roles/stack/templates/redis.conf.j2).
+    redis_conf = f'requirepass "{password}"\nprotected-mode yes\n'
+    if replicated:
+        redis_conf += (
+            f'masterauth "{password}"\nmin-replicas-to-write 1\nmin-replicas-max-lag 10\n'
+            "replica-read-only yes\n"
+        )
+    secret_data = {"redis_password": password, "redis_conf": redis_conf}
     for key, name in secret_names.items():
         lab.ssh(manager, f"docker secret create {name} -", input_data=secret_data[key].encode())
     lab.ssh(
@@ -572,7 +608,7 @@ def bench_manual(lab: BenchLab, files: dict[str, str], sampler: LoadSampler) -> 
     return {
         "seconds": round(seconds, 1),
         "steps": steps,
-        "archives": {key: [path.name for path in paths] for key, paths in archives.items()},
+        "archives": {name: [path.name for path in paths] for name, paths in archives.items()},
     }
 
 
