@@ -724,13 +724,31 @@ def run_bytes(argv: list[str]) -> bytes:
     return result.stdout
 
 
-def switch_web(lab: BenchLab, image: str) -> None:
-    log(f"web service -> {image} (docker service update --image)")
+def switch_web(lab: BenchLab, image: str, *flags: str) -> None:
+    log(f"web service -> {image} (docker service update --image {' '.join(flags)})")
     lab.ssh(
         lab.manager,
-        f"docker service update -q --detach=false --no-resolve-image --image {image} {STACK}_web",
+        f"docker service update -q --detach=false --no-resolve-image {shlex.join(flags)}"
+        f" --image {image} {STACK}_web",
         timeout=900,
     )
+
+
+def primary_address(lab: BenchLab) -> str:
+    """The primary's task address on the stack's network.
+
+    The tutorial app knows one Redis host: given the service name, which names every
+    server with replicas (dnsrr), each of its connections went to any of them, and those
+    that reached a replica answered "counter disabled" (READONLY): about half its
+    visits went uncounted, an easier page than the stack's."""
+    servers = redis_servers(lab)
+    node, cid, _ = next((s for s in servers if s[2] == "master"), servers[0])
+    network = f"{STACK}_webnet"
+    template = f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}'
+    address = lab.ssh(node, f"docker inspect -f {shlex.quote(template)} {cid}").strip()
+    if not address:
+        raise BenchError(f"the primary's task {cid} on {node.name} has no address on {network}")
+    return address
 
 
 def bench_get(lab: BenchLab, args: argparse.Namespace, web_image: str) -> dict[str, Any]:
@@ -742,12 +760,23 @@ def bench_get(lab: BenchLab, args: argparse.Namespace, web_image: str) -> dict[s
     stack_label = "swarmstack web (gunicorn)"
     try:
         first = measure_get(lab, stack_label, "gunicorn", args, script)
+        env = json.loads(
+            lab.ssh(
+                lab.manager,
+                "docker service inspect -f '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'"
+                f" {STACK}_web",
+            )
+        )
+        # web's own REDIS_HOST back (a single Redis), or none (replicas: it asks Sentinel).
+        host = next((item for item in env or [] if item.startswith("REDIS_HOST=")), None)
+        restore_host = ("--env-add", host) if host else ("--env-rm", "REDIS_HOST")
         ship_tutorial(lab)
-        switch_web(lab, TUTORIAL_IMAGE)
+        # Pointed at the primary, so that it counts every visit, as the stack does.
+        switch_web(lab, TUTORIAL_IMAGE, "--env-add", f"REDIS_HOST={primary_address(lab)}")
         tutorial = measure_get(
             lab, "tutorial app (Flask development server)", "Werkzeug", args, script
         )
-        switch_web(lab, web_image)
+        switch_web(lab, web_image, *restore_host)
         again = measure_get(lab, f"{stack_label}, again", "gunicorn", args, script)
     finally:
         script.unlink()
