@@ -42,6 +42,7 @@ DAEMON_JSON = "/etc/docker/daemon.json"
 FIRST = re.compile(r"Read the swarm state of (\S+)$")  # after "role : " when in a role
 RESTART = re.compile(r"Restart the engine of (\S+)$")
 SETTLED = "Wait until every service of the swarm runs all its tasks"
+SENTINEL_BACK = "Wait until the node's Sentinel could authorize a failover"
 
 
 @dataclass
@@ -91,6 +92,24 @@ def restart_windows(report: dict) -> dict[str, tuple[float, float]]:
     return {node: window for node, window in windows.items() if node in restarted}
 
 
+def sentinel_waits(report: dict) -> list[str]:
+    """The nodes whose Sentinel site.yml waited for (not skipped) after their restart."""
+    waited = []
+    node = None
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            name = task["task"]["name"]
+            if match := FIRST.search(name):
+                node = match.group(1)
+            elif (
+                name.endswith(SENTINEL_BACK)
+                and node is not None
+                and any(not result.get("skipped") for result in task["hosts"].values())
+            ):
+                waited.append(node)
+    return waited
+
+
 def changed_settings(lab: Lab) -> dict:
     """dockerd's settings as on the nodes, with one more (or one fewer) log file kept."""
     first = lab.hosts[0]
@@ -125,6 +144,9 @@ def test_changed_docker_settings_restart_the_engines_without_a_failed_request(la
     report, _ = json.JSONDecoder().raw_decode(run.output, run.output.index("{"))
     windows = restart_windows(report)
     assert sorted(windows) == sorted(lab.hosts), f"every engine restarted once: {windows}"
+    # Each node runs a Sentinel here: the next node waited until it had a quorum.
+    waited = sentinel_waits(report)
+    assert sorted(waited) == sorted(lab.hosts), f"Sentinels waited for after restarts: {waited}"
 
     tally: Counter[str] = Counter()
     failed = []
