@@ -41,9 +41,16 @@ def worker(
     pause: float = 0.0,
     counted_at: list[float] | None = None,
     uncounted: Counter | None = None,
+    interval: float = 0.0,
 ) -> None:
     done = 0
+    due = time.monotonic()
     while not stop.is_set() and time.monotonic() < deadline and done < limit:
+        if interval:
+            # At most one request per interval: a steady rate, not a flood.
+            due = max(due + interval, time.monotonic())
+            if stop.wait(due - time.monotonic()):
+                break
         url = urls[done % len(urls)]
         done += 1
         try:
@@ -103,6 +110,12 @@ def main() -> None:
         default=0.0,
         help="seconds a client waits after a transport error",
     )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=0.0,
+        help="seconds from one request of a client to its next at the least (0: no wait)",
+    )
     parser.add_argument("urls", nargs="+")
     args = parser.parse_args()
     out: Counter = Counter()
@@ -128,6 +141,7 @@ def main() -> None:
                 args.error_pause,
                 counted_at,
                 uncounted,
+                args.interval,
             ),
         )
         for i in range(args.clients)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pytest
-from swarmlab import INVENTORY, MEASURED, Lab
+from swarmlab import INVENTORY, LOAD_INTERVAL, MEASURED, Lab
 from swarmstack_harness.http import CONNECTION_ERRORS, request
 
 pytestmark = [
@@ -47,14 +47,24 @@ SENTINEL_BACK = "Wait until the node's Sentinel could authorize a failover"
 
 @dataclass
 class NodeLoad:
-    """Requests to one node's port 80, one after the other, each with its times."""
+    """Requests to one node's port 80, one after the other, each with its times.
+
+    At most one every `interval` seconds (as swarmlab's Load), so the load
+    does not take the CPU the restarts need.
+    """
 
     url: str
     answers: list[tuple[float, float, str]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    interval: float = LOAD_INTERVAL
 
     def run(self) -> None:
+        due = time.monotonic()
         while not self.stop.is_set():
+            due = max(due + self.interval, time.monotonic())
+            self.stop.wait(due - time.monotonic())
+            if self.stop.is_set():
+                break
             started = time.time()
             try:
                 answer = request(self.url, timeout=5)
