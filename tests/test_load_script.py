@@ -88,3 +88,15 @@ def test_sigterm_ends_a_long_run_with_the_json(url: str) -> None:
     answers = json.loads(out)
     assert answers["total"] == answers["ok"] > 0
     assert answers["seconds"] < 5
+
+
+@pytest.mark.parametrize("value", ["-0.05", "nan", "inf", "soon"])
+def test_an_interval_that_is_no_pause_is_refused_before_any_request(url: str, value: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(LOAD), "--seconds", "1", "--interval", value, url],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2, done
+    assert "--interval" in done.stderr
+    assert Counting.visits == 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import re
 import signal
 import threading
@@ -99,6 +100,17 @@ def rotated(urls: list[str], by: int) -> list[str]:
     return urls[by:] + urls[:by]
 
 
+def pause(text: str) -> float:
+    """A number of seconds to wait: finite and not negative."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"seconds must be 0 or more, not {text!r}")
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=8)
@@ -106,13 +118,13 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=100_000)
     parser.add_argument(
         "--error-pause",
-        type=float,
+        type=pause,
         default=0.0,
         help="seconds a client waits after a transport error",
     )
     parser.add_argument(
         "--interval",
-        type=float,
+        type=pause,
         default=0.0,
         help="seconds from one request of a client to its next at the least (0: no wait)",
     )
