@@ -199,7 +199,8 @@ NOT_IN_A_SLIM_IMAGE = (
     "find /var/cache/apt -name '*.bin';"
     " find /var/cache/apt/archives /var/lib/apt/lists -type f -name '*_*';"
     " find /usr/share/doc -type f ! -name copyright;"
-    " for d in /usr/share/man /usr/share/info /usr/share/groff; do [ ! -d $d ] || find $d -type f; done;"
+    " for d in /usr/share/man /usr/share/info /usr/share/groff;"
+    " do [ ! -d $d ] || find $d -type f; done;"
     " find /usr/share/locale -mindepth 1 -maxdepth 1 ! -name locale.alias"
 )
 
