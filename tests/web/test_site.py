@@ -166,3 +166,37 @@ def test_a_visit_refused_every_time_shows_no_count(
     assert answer.get_data(as_text=True) == page(DISABLED)
     assert refusals(rdb) - before == 6  # REDIS_VISIT_TRIES
     assert rdb.get("counter") is None
+
+
+def test_get_and_head_of_the_page_answer_alike(client: FlaskClient, rdb: redis.Redis) -> None:
+    # GET / is answered without Flask's request handling (fastpath.CounterPage),
+    # HEAD / through Flask's view: the same page, headers and counting.
+    got = client.get("/")
+    head = client.head("/")
+    assert (got.status_code, head.status_code) == (200, 200)
+    assert got.headers["Content-Type"] == head.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert int(got.headers["Content-Length"]) == len(got.get_data()) == len(page("1").encode())
+    assert int(head.headers["Content-Length"]) == len(page("2").encode())
+    assert head.get_data() == b""
+    assert rdb.get("counter") == "2"
+    assert client.get("/?from=a-link").get_data(as_text=True) == page("3")
+
+
+def test_an_unexpected_error_on_the_page_answers_json_500(
+    client: FlaskClient, rdb: redis.Redis, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    from swarmstack_web import site
+
+    def broken(state: object) -> str:
+        raise ValueError("a bug in counting")
+
+    monkeypatch.setattr(site, "count_visit", broken)
+    response = client.get("/")
+    assert response.status_code == 500
+    assert response.json == {
+        "error": "Internal Server Error",
+        "message": "unexpected error, see the server log",
+        "status": 500,
+    }
+    assert "a bug in counting" in caplog.text
+    assert rdb.get("counter") is None

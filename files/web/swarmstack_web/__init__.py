@@ -138,7 +138,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _register(app: Flask) -> None:
     from . import data_api, errors, site
+    from .fastpath import CounterPage
 
     errors.register(app)
     app.register_blueprint(site.blueprint)
     app.register_blueprint(data_api.blueprint)
+    app.wsgi_app = CounterPage(app, app.extensions["swarmstack_web"])  # type: ignore[method-assign]

@@ -57,7 +57,8 @@ def _not_replicated(err: NotReplicated) -> Response:
     return error_response(503, "Service Unavailable", str(err))
 
 
-def _unexpected(err: Exception) -> Response:
+def unexpected(err: Exception) -> Response:
+    """Any other error: logged with its traceback, a JSON 500 without details."""
     log.exception("Unexpected error", exc_info=err)
     return error_response(500, "Internal Server Error", "unexpected error, see the server log")
 
@@ -68,4 +69,4 @@ def register(app: Flask) -> None:
     app.register_error_handler(LoadConflict, _conflict)
     app.register_error_handler(NotReplicated, _not_replicated)
     app.register_error_handler(RedisError, _redis_error)
-    app.register_error_handler(Exception, _unexpected)
+    app.register_error_handler(Exception, unexpected)

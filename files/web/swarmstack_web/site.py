@@ -102,9 +102,8 @@ def count_visit(state: AppState) -> Markup:
     return escape(count)
 
 
-@blueprint.get("/")
-def hello() -> str:
-    state = get_state()
+def counter_page(state: AppState) -> str:
+    """The page of GET /: count the visit and say so (or why it was not counted)."""
     try:
         visits = count_visit(state)
     except RedisError as err:
@@ -115,6 +114,12 @@ def hello() -> str:
         f"<b>Hostname:</b> {escape(state.hostname)}<br/>"
         f"<b>Visits:</b> {visits}"
     )
+
+
+@blueprint.get("/")
+def hello() -> str:
+    """GET / through Flask: HEAD, and any GET / that fastpath.CounterPage passes on."""
+    return counter_page(get_state())
 
 
 @blueprint.get("/healthz")
