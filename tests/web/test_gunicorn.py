@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -103,3 +105,17 @@ def test_sigterm_exits_zero(redis_server: RedisServer) -> None:
         server.process.send_signal(signal.SIGTERM)
         code = server.process.wait(timeout=10)
     assert code == 0
+
+
+def test_the_date_header_is_the_time_of_the_answer(gunicorn: Gunicorn) -> None:
+    # gunicorn.conf.py formats it once a second instead of for every answer.
+    dates = []
+    for _ in range(3):
+        before = int(time.time())
+        answer = requests.get(f"{gunicorn.url}/", timeout=5)
+        after = time.time()
+        date = parsedate_to_datetime(answer.headers["Date"]).timestamp()
+        assert before <= date <= after, (answer.headers["Date"], before, after)
+        dates.append(answer.headers["Date"])
+        time.sleep(1.1)
+    assert len(set(dates)) == 3, dates
