@@ -3,10 +3,10 @@
 At the stack's 0.1 CPU per replica the page is bound by the CPU each request
 costs, and Flask's request and application contexts, routing and response
 object cost about as much as counting the visit itself: served by gunicorn on
-one core, GET / took 0.37 ms of CPU through Flask and 0.22 ms here
-(bench/app_bench.py measures it in a limited container). The page is the
-same function's (site.counter_page), with the headers Flask gives a view's
-string; every other request, HEAD / included, goes to Flask unchanged.
+one core, GET / took 0.37 ms of CPU through Flask and 0.26 ms here
+(docs/performance.md, section 2). The page is the same function's
+(site.counter_page), with the headers Flask gives a view's string; every
+other request, HEAD / included, goes to Flask unchanged.
 """
 
 from __future__ import annotations

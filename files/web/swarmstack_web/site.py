@@ -118,7 +118,7 @@ def counter_page(state: AppState) -> str:
 
 @blueprint.get("/")
 def hello() -> str:
-    """GET / through Flask: HEAD, and any GET / that fastpath.CounterPage passes on."""
+    """The page through Flask: HEAD / (fastpath.CounterPage answers GET / before Flask)."""
     return counter_page(get_state())
 
 
