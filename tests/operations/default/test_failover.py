@@ -98,9 +98,13 @@ def test_killing_the_primary_node_whole_loses_no_acknowledged_visit(lab: Lab) ->
     # A killed node sends no reset, so how it ends depends on the moment: the
     # survivors' load balancer answers 502 (CI saw two in 12,194 answers) or
     # 504 after its 30 s server timeout, or load.py's own 10 s timeout comes
-    # first (CI saw one TimeoutError in 3,725). So at most one per client,
-    # all of those kinds: never the app's 500, never a stretch of failures.
-    in_flight = {"502", "504", "error: TimeoutError"}
+    # first (CI saw one TimeoutError in 3,725); or 503, HAProxy's answer when
+    # its connection attempts (the first, a retry and a redispatch) all met
+    # tasks of the killed node before its checks marked them down (CI saw
+    # one in 3,161; the bench's failover one in 11,041). The app never
+    # answers GET / 503. So at most one per client, all of those kinds: never
+    # the app's 500, never a stretch of failures.
+    in_flight = {"502", "503", "504", "error: TimeoutError"}
     failed = {code: n for code, n in answers["statuses"].items() if code != "200"}
     assert answers["total"] > 0, answers
     assert set(failed) <= in_flight and sum(failed.values()) <= CLIENTS, answers["statuses"]
