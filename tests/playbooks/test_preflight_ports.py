@@ -3,10 +3,11 @@
 Two lab nodes (the `lab` fixture of conftest.py, on 172.30.60.0/24), made
 once for the module and removed at its end whatever happened; two keep the
 module within a few minutes on a two-core machine, and the probes work the
-same between more. The nodes start as plain hosts: Docker Engine comes from
-playbooks/docker.yml, first with a node whose package mirror does not
-answer. A port is blocked with iptables inside a node (docker.io brings
-it), as a firewall on that host would block it.
+same between more. The nodes start as plain hosts, where images.yml names
+them and stops: Docker Engine comes from playbooks/docker.yml, first with a
+node whose package mirror does not answer. A port is blocked with iptables
+inside a node (docker.io brings it), as a firewall on that host would block
+it.
 """
 
 from __future__ import annotations
@@ -86,6 +87,20 @@ def test_the_lab_passes_with_nothing_blocked_and_even_managers_are_warned_about(
     assert "Not probed" not in run.flat
     assert "changed=0" in run.flat
     assert {node: left_behind(lab, node) for node in lab.nodes} == dict.fromkeys(lab.nodes, "")
+
+
+def test_images_names_the_nodes_without_docker_and_changes_nothing(lab) -> None:
+    """images.yml before site.yml: the nodes are plain, so it names them and the playbook to run."""
+    assert not any(docker_runs(lab, node) for node in lab.nodes)
+    run = lab.run("playbooks/images.yml")
+    assert run.rc != 0
+    assert (
+        "vCon01: docker is not installed; vCon02: docker is not installed. images.yml puts the"
+        " images on nodes that run Docker: run site.yml (or playbooks/docker.yml) first."
+        " Nothing was changed." in run.flat
+    ), run.output
+    assert "changed=0" in run.flat
+    assert not re.search(r"changed=[1-9]", run.flat), run.output
 
 
 def test_docker_names_a_node_whose_mirror_does_not_answer_and_a_second_run_finishes(
