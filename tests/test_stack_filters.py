@@ -90,3 +90,22 @@ def test_only_nodes_whose_label_is_true_are_labelled() -> None:
         {"Description": {"Hostname": "vCon04"}, "Spec": {"Labels": None}},
     ]
     assert stack.stack_nodes_labelled(nodes, "swarmstack.redis") == ["vCon01"]
+
+
+def test_each_node_gets_the_labels_it_lacks_in_one_mapping() -> None:
+    nodes = [
+        node("vCon01", labels={"swarmstack.redis": "true", "swarmstack.sentinel": "true"}),
+        node("vCon02", labels={"swarmstack.redis": "false"}),
+        node("vCon03"),
+    ]
+    wanted = [
+        {"label": "swarmstack.redis", "nodes": ["vCon01", "vCon02", "vCon03"]},
+        {"label": "swarmstack.sentinel", "nodes": ["vCon01", "vCon03"]},
+    ]
+    assert stack.stack_labels_missing(nodes, wanted) == {
+        "vCon02": {"swarmstack.redis": "true"},
+        "vCon03": {"swarmstack.redis": "true", "swarmstack.sentinel": "true"},
+    }
+    assert stack.stack_labels_missing(nodes, []) == {}
+    labelled = [{"label": "swarmstack.redis", "nodes": ["vCon01"]}]
+    assert stack.stack_labels_missing(nodes, labelled) == {}

@@ -65,6 +65,20 @@ def stack_nodes_labelled(nodes: list[dict[str, Any]], label: str) -> list[str]:
     ]
 
 
+def stack_labels_missing(
+    nodes: list[dict[str, Any]], wanted: list[dict[str, Any]]
+) -> dict[str, dict[str, str]]:
+    """Of ``wanted`` (``{label, nodes}`` entries), the labels each node lacks, as
+    ``{hostname: {label: "true"}}``: one docker_node call per node sets them all."""
+    missing: dict[str, dict[str, str]] = {}
+    for entry in wanted:
+        have = set(stack_nodes_labelled(nodes, entry["label"]))
+        for hostname in entry["nodes"]:
+            if hostname not in have:
+                missing.setdefault(str(hostname), {})[str(entry["label"])] = "true"
+    return missing
+
+
 def stack_spread_moves(counts: dict[str, int]) -> int:
     """How many tasks must move so that no node runs two more than another (0: none)."""
     values = list(counts.values())
@@ -84,5 +98,6 @@ class FilterModule:
             "stack_tasks_describe": stack_tasks_describe,
             "stack_service_spread": stack_service_spread,
             "stack_nodes_labelled": stack_nodes_labelled,
+            "stack_labels_missing": stack_labels_missing,
             "stack_spread_moves": stack_spread_moves,
         }
