@@ -169,6 +169,33 @@ def test_redis_with_a_password_file(images: None, tmp_path: Path) -> None:
         docker("rm", "-f", "-v", name, check=False)
 
 
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        # Something else on gunicorn's port: it answers, but not 200.
+        (["python3", "-m", "http.server", "8000"], "answered 404, not 200"),
+        # Nothing on the port at all.
+        (["sleep", "120"], "Connection refused"),
+    ],
+    ids=["not-200", "nothing-listens"],
+)
+def test_the_web_health_check_fails_without_a_healthz_200(
+    images: None, command: list[str], says: str
+) -> None:
+    name = f"swarmstack-webtest-web-sick-{uuid.uuid4().hex[:8]}"
+    try:
+        docker(
+            "run", "-d", "--name", name, "--health-interval", "1s",
+            "--health-start-period", "1ms", "--health-retries", "1", WEB_IMAGE, *command,
+        )  # fmt: skip
+        wait_for(lambda: health(name) == "unhealthy", 30, "the web container unhealthy")
+        probes = json.loads(docker("inspect", "-f", "{{json .State.Health.Log}}", name))
+        assert probes[-1]["ExitCode"] == 1
+        assert says in probes[-1]["Output"]
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
 def test_docker_stop_ends_them_cleanly(stack: Stack) -> None:
     # Had SIGTERM been ignored, docker would SIGKILL after the 10 s and the
     # exit code be 137. How fast they stop is measured by bench/app_bench.py,
