@@ -25,6 +25,7 @@ WIDTH = 600
 TASK = re.compile(r"^TASK \[(?P<name>.*)\]")
 FATAL = re.compile(r"^(?:fatal|failed): \[(?P<host>[^\]]+)\]:? *(?P<rest>.*)$")
 MESSAGE = re.compile(r"^\s+msg: (?P<msg>.*)$")
+KEY = re.compile(r"^\s*[A-Za-z_][\w-]*:(?: |$)")
 IGNORING = "...ignoring"
 # Molecule frames what Ansible and pytest print: colours, and "  │ " before each line.
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -63,6 +64,32 @@ def junit_failures(xml: Path) -> list[str]:
     return out
 
 
+def message(following: list[str], fatal: re.Match[str]) -> str:
+    """The msg of a failed task's result, whole, or what its fatal line says.
+
+    Ansible's YAML result format folds a long msg over several lines, more
+    indented than its key, and Molecule wraps each line at 80 columns, less
+    indented: the msg goes on to the next key at its own indentation or to
+    the blank line that ends the result. A quoted msg is unquoted.
+    """
+    for index, line in enumerate(following):
+        if not (match := MESSAGE.match(line)):
+            continue
+        indent = len(line) - len(line.lstrip())
+        parts = [match.group("msg")]
+        for later in following[index + 1 :]:
+            at_key = KEY.match(later) and len(later) - len(later.lstrip()) == indent
+            if at_key or not later.strip():
+                break
+            parts.append(later.strip())
+        text = " ".join(parts)
+        if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
+            quote = text[0]
+            text = text[1:-1].replace("''", "'") if quote == "'" else text[1:-1]
+        return text
+    return fatal.group("rest")
+
+
 def ansible_failures(lines: list[str], limit: int = 6) -> list[str]:
     """The Ansible tasks that failed and were not ignored, with their message."""
     out: list[str] = []
@@ -81,11 +108,7 @@ def ansible_failures(lines: list[str], limit: int = 6) -> list[str]:
             following.append(later)
         if any(IGNORING in later for later in following):
             continue
-        message = next(
-            (m.group("msg") for later in following if (m := MESSAGE.match(later))),
-            match.group("rest"),
-        )
-        out.append(cut(f"task [{task}] on {match.group('host')}: {message}"))
+        out.append(cut(f"task [{task}] on {match.group('host')}: {message(following, match)}"))
     return out[-limit:]
 
 

@@ -147,6 +147,63 @@ def test_names_the_failed_ansible_task_but_not_the_ignored_ones(
     assert lines == ["  task [Fail one item] on localhost: item b is bad"], (lines, run.stdout)
 
 
+# What verify.yml's last task says when a check fails: a message longer than
+# a line, with quotes, ending with what was seen and where the report is.
+LONG_FAILURE = """
+- name: A play whose check fails with a long message
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Fail on any failed check
+      ansible.builtin.assert:
+        that: false
+        fail_msg: >-
+          Failed: new primary's node lost (fail back): other nodes answer while vCon02 is down
+          (expected every answer 200, none without a count for 30 s or more, seen longest without
+          a count 31.2 s, highest count 1234, {"200": 210}
+          {"counted": 190, "counter disabled": 20}).
+          Report: /tmp/verify-report.json
+    - name: Not reached
+      ansible.builtin.command: "false"
+"""
+
+
+@pytest.mark.parametrize("framing", FRAMINGS.values(), ids=FRAMINGS.keys())
+def test_a_failed_task_s_message_folded_over_lines_is_given_whole(
+    tmp_path: Path, framing: str
+) -> None:
+    (tmp_path / "play.yml").write_text(LONG_FAILURE)
+    run = subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", "-c", "local", "play.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml"},
+    )
+    assert run.returncode == 2, run.stdout
+    printed = run.stdout.splitlines()
+    # Folded: the msg's first line does not hold its end.
+    assert any(
+        line.startswith("    msg: 'Failed:") and "Report:" not in line for line in printed
+    ), printed
+    if framing:
+        # Molecule also wraps each line at 80 columns, the rest indented by two.
+        printed = [
+            part
+            for line in printed
+            for part in [line[:76], *("  " + line[i : i + 74] for i in range(76, len(line), 74))]
+        ]
+    log = tmp_path / "drills.log"
+    log.write_text("".join(framing + line + "\n" for line in printed))
+    [line] = summary.summarise(log)
+    start = "  task [Fail on any failed check] on localhost: Failed: new primary's node lost"
+    assert line.startswith(start), line
+    assert "seen longest without a count 31.2 s" in line, line
+    assert line.endswith("Report: /tmp/verify-report.json"), line
+    assert "changed:" not in line and "evaluated_to" not in line, line
+
+
 def test_a_log_without_failures_says_so(tmp_path: Path, capsys) -> None:
     log = tmp_path / "drills.log"
     log.write_text("PLAY RECAP\nlocalhost : ok=1 changed=0 failed=0\n")
