@@ -111,6 +111,7 @@ BENCH_DATA ?= $(or $(SWARMSTACK_DATA_FILE),$(abspath $(CURDIR)/../shared/data/Me
 bench: setup ## Benchmarks: the app, then the system on its own lab (not part of `make test`)
 	@test -r "$(BENCH_DATA)" || { echo "make bench: no Meteorite Landings file at $(BENCH_DATA); set SWARMSTACK_DATA_FILE to it" >&2; exit 1; }
 	python bench/app_bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--duration 3 --warmup 1 --repeat 1 --no-big)
+	python bench/split_vote.py $(if $(filter-out 0,$(BENCH_QUICK)),--tries 2)
 	python bench/system_bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick)
 	python bench/backup_bench.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick)
 

@@ -116,7 +116,7 @@ monitor() {
     cli -h "$1" -p 26379 SENTINEL MONITOR "$name" "$2" 6379 "$quorum" >/dev/null || return 1
     printf '%s' "$password" | cli -x -h "$1" -p 26379 SENTINEL SET "$name" auth-pass >/dev/null
     cli -h "$1" -p 26379 SENTINEL SET "$name" down-after-milliseconds "${SENTINEL_DOWN_AFTER_MS:-5000}" \
-        failover-timeout "${SENTINEL_FAILOVER_TIMEOUT_MS:-30000}" parallel-syncs "$parallel_syncs" >/dev/null
+        failover-timeout "${SENTINEL_FAILOVER_TIMEOUT_MS:-10000}" parallel-syncs "$parallel_syncs" >/dev/null
     say "the Sentinel at $1 monitors the primary $2"
 }
 
@@ -372,7 +372,7 @@ CONF
 sentinel monitor $name $known 6379 $quorum
 sentinel auth-pass $name "$secret"
 sentinel down-after-milliseconds $name ${SENTINEL_DOWN_AFTER_MS:-5000}
-sentinel failover-timeout $name ${SENTINEL_FAILOVER_TIMEOUT_MS:-30000}
+sentinel failover-timeout $name ${SENTINEL_FAILOVER_TIMEOUT_MS:-10000}
 sentinel parallel-syncs $name $parallel_syncs
 CONF
         say "monitoring the primary $known as $me (myid $myid)"
