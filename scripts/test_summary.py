@@ -82,6 +82,8 @@ def message(following: list[str], fatal: re.Match[str]) -> str:
             if at_key or not later.strip():
                 break
             parts.append(later.strip())
+        if parts[0] in ("|", "|-", "|+", ">", ">-", ">+"):  # a block scalar: its lines follow
+            parts = parts[1:]
         text = " ".join(parts)
         if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
             quote = text[0]

@@ -204,6 +204,36 @@ def test_a_failed_task_s_message_folded_over_lines_is_given_whole(
     assert "changed:" not in line and "evaluated_to" not in line, line
 
 
+MULTILINE_FAILURE = """
+- name: A play whose task fails with a message of several lines
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Fail with lines
+      ansible.builtin.fail:
+        msg: "the first line\\nthe second line"
+"""
+
+
+def test_a_failed_task_s_message_of_several_lines_is_given_on_one(tmp_path: Path) -> None:
+    (tmp_path / "play.yml").write_text(MULTILINE_FAILURE)
+    run = subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", "-c", "local", "play.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml"},
+    )
+    assert run.returncode == 2, run.stdout
+    assert "    msg: |-" in run.stdout.splitlines(), run.stdout  # a block scalar
+    log = tmp_path / "default.log"
+    log.write_text(run.stdout)
+    assert summary.summarise(log) == [
+        "  task [Fail with lines] on localhost: the first line the second line"
+    ]
+
+
 def test_a_log_without_failures_says_so(tmp_path: Path, capsys) -> None:
     log = tmp_path / "drills.log"
     log.write_text("PLAY RECAP\nlocalhost : ok=1 changed=0 failed=0\n")
