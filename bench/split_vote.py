@@ -195,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.tries < 1:
         parser.error("--tries must be 1 or more")
-    if args.failover_timeout is not None and args.failover_timeout < 1000:
-        parser.error("--failover-timeout is in ms and Sentinel takes 1000 or more here")
+    if args.failover_timeout is not None and args.failover_timeout < DOWN_AFTER_MS:
+        parser.error(f"--failover-timeout is in ms: {DOWN_AFTER_MS} or more (the down-after here)")
     if not shutil.which("redis-server") or not shutil.which("redis-cli"):
         sys.exit("split-vote: redis-server and redis-cli are needed: run `make setup`")
     timeout_ms = args.failover_timeout or project_failover_timeout()
