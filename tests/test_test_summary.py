@@ -126,11 +126,9 @@ def test_reads_the_junit_report_when_molecule_wrapped_the_log(tmp_path: Path) ->
     assert all(len(line) <= summary.WIDTH + 2 for line in lines), lines
 
 
-@pytest.mark.parametrize("framing", FRAMINGS.values(), ids=FRAMINGS.keys())
-def test_names_the_failed_ansible_task_but_not_the_ignored_ones(
-    tmp_path: Path, framing: str
-) -> None:
-    (tmp_path / "play.yml").write_text(PLAYBOOK)
+def run_failing_playbook(tmp_path: Path, playbook: str) -> subprocess.CompletedProcess[str]:
+    """The playbook run as the project's runs print (YAML results, no colour); it must fail."""
+    (tmp_path / "play.yml").write_text(playbook)
     run = subprocess.run(
         ["ansible-playbook", "-i", "localhost,", "-c", "local", "play.yml"],
         cwd=tmp_path,
@@ -140,6 +138,14 @@ def test_names_the_failed_ansible_task_but_not_the_ignored_ones(
         env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml"},
     )
     assert run.returncode == 2, run.stdout
+    return run
+
+
+@pytest.mark.parametrize("framing", FRAMINGS.values(), ids=FRAMINGS.keys())
+def test_names_the_failed_ansible_task_but_not_the_ignored_ones(
+    tmp_path: Path, framing: str
+) -> None:
+    run = run_failing_playbook(tmp_path, PLAYBOOK)
     assert "FAILED - RETRYING" in run.stdout and "...ignoring" in run.stdout, run.stdout
     log = tmp_path / "default.log"
     log.write_text("".join(framing + line + "\n" for line in run.stdout.splitlines()))
@@ -172,16 +178,7 @@ LONG_FAILURE = """
 def test_a_failed_task_s_message_folded_over_lines_is_given_whole(
     tmp_path: Path, framing: str
 ) -> None:
-    (tmp_path / "play.yml").write_text(LONG_FAILURE)
-    run = subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", "-c", "local", "play.yml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml"},
-    )
-    assert run.returncode == 2, run.stdout
+    run = run_failing_playbook(tmp_path, LONG_FAILURE)
     printed = run.stdout.splitlines()
     # Folded: the msg's first line does not hold its end.
     assert any(
@@ -216,16 +213,7 @@ MULTILINE_FAILURE = """
 
 
 def test_a_failed_task_s_message_of_several_lines_is_given_on_one(tmp_path: Path) -> None:
-    (tmp_path / "play.yml").write_text(MULTILINE_FAILURE)
-    run = subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", "-c", "local", "play.yml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml"},
-    )
-    assert run.returncode == 2, run.stdout
+    run = run_failing_playbook(tmp_path, MULTILINE_FAILURE)
     assert "    msg: |-" in run.stdout.splitlines(), run.stdout  # a block scalar
     log = tmp_path / "default.log"
     log.write_text(run.stdout)
