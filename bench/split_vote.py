@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,14 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import yaml
+
+try:
+    from swarmstack_harness.http import free_port
+    from swarmstack_harness.wait import wait_for
+except ImportError as err:  # run with another Python than .venv's
+    sys.exit(f"split-vote: {err}: run it with .venv/bin/python after `make setup`")
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -52,16 +59,10 @@ def log(message: str) -> None:
 
 def project_failover_timeout() -> int:
     """stack_redis_failover_timeout_ms as roles/stack/defaults/main.yml sets it."""
-    for line in DEFAULTS.read_text(encoding="utf-8").splitlines():
-        if line.startswith("stack_redis_failover_timeout_ms:"):
-            return int(line.split(":", 1)[1])
-    raise BenchError(f"no stack_redis_failover_timeout_ms in {DEFAULTS}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    defaults = yaml.safe_load(DEFAULTS.read_text(encoding="utf-8"))
+    if "stack_redis_failover_timeout_ms" not in defaults:
+        raise BenchError(f"no stack_redis_failover_timeout_ms in {DEFAULTS}")
+    return int(defaults["stack_redis_failover_timeout_ms"])
 
 
 def cli(port: int, *args: str, timeout: float = 5.0) -> str:
@@ -93,7 +94,7 @@ class Server:
         conf.write_text("\n".join(base + lines) + "\n", encoding="utf-8")
         args = ["redis-server", str(conf)] + (["--sentinel"] if sentinel else [])
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait(f"{name} answering", lambda: cli(self.port, "PING") == "PONG", 10)
+        wait_for(f"{name} answering", lambda: cli(self.port, "PING") == "PONG", 10, 0.05)
 
     def signal(self, sig: signal.Signals) -> None:
         self.process.send_signal(sig)
@@ -103,15 +104,6 @@ class Server:
             self.process.send_signal(signal.SIGCONT)
             self.process.kill()
             self.process.wait(timeout=10)
-
-
-def wait(what: str, check, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise BenchError(f"{what}: not after {timeout} s")
 
 
 def sentinel_master(port: int) -> dict[str, str]:
@@ -147,7 +139,7 @@ def one_try(workdir: Path, failover_timeout_ms: int, limit: float) -> dict[str, 
             # No TILT after the freeze, and every replica's INFO each second,
             # so that both replicas are still good candidates at the thaw.
             cli(sentinel.port, "SENTINEL", "DEBUG", "tilt-trigger", "600000", "info-period", "1000")
-        wait(
+        wait_for(
             "every Sentinel knowing the others and both replicas",
             lambda: all(
                 (m := sentinel_master(s.port)).get("num-other-sentinels") == "2"
@@ -155,6 +147,7 @@ def one_try(workdir: Path, failover_timeout_ms: int, limit: float) -> dict[str, 
                 for s in sentinels
             ),
             30,
+            0.2,
         )
         lost, *left = sentinels
         lost.stop()
@@ -225,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "split_votes": sum(t["split"] for t in tries),
         "never_promoted": sum(t["promoted_after_s"] is None for t in tries),
         "promoted_after_split_s": {"min": min(split), "max": max(split)} if split else None,
-        "promoted_without_split_median_s": statistics.median(clean) if clean else None,
+        "promoted_without_split_median_s": round(statistics.median(clean), 2) if clean else None,
         "runs": tries,
         "redis": cli_version(),
         "cpus": os.cpu_count(),
