@@ -117,8 +117,9 @@ bench: setup ## Benchmarks: the app, then the system on its own lab (not part of
 
 # The locks are pip freeze of a throwaway venv: the controller's first, then
 # the tests' on top of it with the controller's pins as constraints, so that
-# test.txt holds controller.txt unchanged.
-lock: ## Re-pin requirements/controller.txt and requirements/test.txt from their .in files
+# test.txt holds controller.txt unchanged; then, in the venv made anew, the
+# oldest ansible-core the project supports alone.
+lock: ## Re-pin requirements/controller.txt, test.txt and oldest.txt from their .in files
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	python3 -m venv "$$tmp"; \
 	pip=("$$tmp/bin/pip" --disable-pip-version-check); \
@@ -127,4 +128,8 @@ lock: ## Re-pin requirements/controller.txt and requirements/test.txt from their
 	  "$${pip[@]}" freeze; } > requirements/controller.txt; \
 	"$${pip[@]}" install -q -c requirements/controller.txt -r requirements/test.in; \
 	{ echo "# Lock of test.in (controller.txt and more): every package pinned. Regenerate with 'make lock'."; \
-	  "$${pip[@]}" freeze; } > requirements/test.txt
+	  "$${pip[@]}" freeze; } > requirements/test.txt; \
+	python3 -m venv --clear "$$tmp"; \
+	"$${pip[@]}" install -q -r requirements/oldest.in; \
+	{ echo "# Lock of oldest.in: every package pinned. Regenerate with 'make lock'."; \
+	  "$${pip[@]}" freeze; } > requirements/oldest.txt
