@@ -60,6 +60,7 @@ def oldest() -> Path:
             ],
             capture_output=True,
             text=True,
+            timeout=600,
             check=False,
         )
         assert pip.returncode == 0, f"pip could not install {LOCK}:\n{pip.stdout}{pip.stderr}"
