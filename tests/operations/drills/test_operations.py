@@ -51,6 +51,38 @@ def test_scale_up_down_and_back_loses_no_request(lab: Lab) -> None:
         assert len(lab.running("web")) == replicas
 
 
+# The files the stack role writes on the first manager, in its user's ~/swarmstack.
+STACK_FILES = ("haproxy.cfg", "redis-node.sh", "docker-compose.yml")
+IN_STACK_DIR = 'cd "$(getent passwd "$SUDO_USER" | cut -d: -f6)/swarmstack"'
+
+
+def stack_files(lab: Lab) -> str:
+    """Each of the stack's files on the first manager: its mode, owner and SHA-1, or missing."""
+    listing = " ".join(STACK_FILES)
+    return lab.manager(
+        "ansible.builtin.shell",
+        cmd=f"{IN_STACK_DIR} && for f in {listing}; do if [ -f $f ]; "
+        'then echo "$f $(stat -c \'%a %U\' $f) $(sha1sum < $f)"; else echo "$f missing"; fi; done',
+    )["stdout"]
+
+
+def test_stack_yml_puts_back_the_stack_files_changed_by_hand(lab: Lab) -> None:
+    # The stack role reads the directory once and writes only the files
+    # that differ: each kind of difference must still be written back.
+    before = stack_files(lab)
+    assert "missing" not in before, before
+    lab.manager(
+        "ansible.builtin.shell",
+        cmd=f"{IN_STACK_DIR} && echo '# changed by hand' >> haproxy.cfg"
+        " && chmod 600 docker-compose.yml && rm redis-node.sh",
+    )
+    run = lab.playbook("playbooks/stack.yml")
+    assert run.rc == 0, run.output[-3000:]
+    assert stack_files(lab) == before
+    # The three files, and nothing else: the stack runs the same configs.
+    assert run.changed() == {h: 3 if h == lab.managers[0] else 0 for h in lab.hosts}, run.changed()
+
+
 def test_teardown_then_site_brings_back_the_counter_and_the_data(lab: Lab) -> None:
     first = lab.url(lab.managers[0], "/data")
     kept = get_json(first)
