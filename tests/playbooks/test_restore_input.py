@@ -3,8 +3,9 @@
 The entry is checked on the controller before anything else, so these runs
 need no swarm: the inventory's manager is this machine (a local connection),
 which a refused run never reaches. The drill on a live swarm
-(tests/operations/test_zz_backup_restore.py) refuses the same entries there
-and checks that Redis was left alone, and asks for a confirmation.
+(tests/operations/default/test_zz_backup_restore.py) refuses an altered copy
+of a backup.yml entry and a restore not confirmed there, and checks that
+Redis was left alone.
 """
 
 from __future__ import annotations

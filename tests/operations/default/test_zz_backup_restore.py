@@ -7,8 +7,12 @@ node's container destroyed with its disks and made anew by the lab role;
 site.yml on the new, empty hosts; restore.yml of the backup. The next visit
 must answer the backup's counter + 1, and GET /data the backup's records.
 Before the disaster, restore.yml must refuse bad input, changing nothing:
-no backup named, an entry that does not exist, a truncated one, an altered
-one, one of another stack, and a restore not confirmed.
+an altered copy of the entry backup.yml made, and a restore not confirmed.
+tests/playbooks/test_restore_input.py refuses every other bad entry (none
+named, one that does not exist, one truncated, one of another stack...)
+without a swarm: restore.yml checks an entry on the controller before it
+reaches a host, so those runs would only repeat it here (3.6 s each on an
+idle lab).
 
 Named to run last (modules run in file-name order): it rebuilds every node,
 and leaves the swarm as site.yml leaves it, with the same inventory, serving
@@ -69,23 +73,15 @@ def refused(lab: Lab, message: str, *extra: str) -> None:
     assert set(run.changed().values()) <= {0}, run.changed()
 
 
-def bad_entries(entry: Path, where: Path) -> dict[str, Path]:
-    """Copies of a good entry made bad: truncated, altered, of another stack."""
-    made = {}
-    for kind in ("truncated", "altered", "other-stack"):
-        bad = where / kind
-        shutil.copytree(entry, bad)
-        made[kind] = bad
-    dump = made["truncated"] / "dump.rdb"
-    dump.write_bytes(dump.read_bytes()[: dump.stat().st_size // 2])
-    dump = made["altered"] / "dump.rdb"
+def altered(entry: Path, where: Path) -> Path:
+    """A copy of a good entry with its snapshot altered, its size kept."""
+    bad = where / "altered"
+    shutil.copytree(entry, bad)
+    dump = bad / "dump.rdb"
     data = bytearray(dump.read_bytes())
-    data[len(data) // 2] ^= 0xFF  # one bit pattern changed, the size kept
+    data[len(data) // 2] ^= 0xFF  # one bit pattern changed
     dump.write_bytes(bytes(data))
-    manifest = made["other-stack"] / "manifest.json"
-    fields = json.loads(manifest.read_text(encoding="utf-8"))
-    manifest.write_text(json.dumps({**fields, "stack": "otherstack"}), encoding="utf-8")
-    return made
+    return bad
 
 
 def test_a_backup_restores_onto_new_hosts_after_every_node_is_lost(
@@ -118,19 +114,8 @@ def test_a_backup_restores_onto_new_hosts_after_every_node_is_lost(
 
         # Bad input: a clear message, and the Redis servers untouched.
         before = redis_state(lab)
-        bad = bad_entries(entry, tmp_path / "bad")
-        refused(lab, "Say which backup to restore", "-e", "confirm=yes")
-        refused(lab, "No backup at", "-e", f"backup={tmp_path / 'none'}", "-e", "confirm=yes")
-        for kind in ("truncated", "altered"):
-            refused(lab, "truncated or altered", "-e", f"backup={bad[kind]}", "-e", "confirm=yes")
-        refused(
-            lab,
-            f"is a backup of the stack otherstack, not of {STACK}",
-            "-e",
-            f"backup={bad['other-stack']}",
-            "-e",
-            "confirm=yes",
-        )
+        bad = altered(entry, tmp_path / "bad")
+        refused(lab, "truncated or altered", "-e", f"backup={bad}", "-e", "confirm=yes")
         refused(lab, "Not confirmed; nothing was changed.", "-e", f"backup={entry}")
         assert redis_state(lab) == before
         assert lab.visits() == counter + 1
