@@ -19,6 +19,14 @@ def test_docker_engine_runs_and_is_enabled(host) -> None:
     assert docker_service.is_enabled
 
 
+def test_vxlan_sweeper_runs_and_is_enabled(host) -> None:
+    """The service that deletes VXLAN interfaces dockerd left behind (the drills see it work)."""
+    sweeper = host.service("swarmstack-vxlan-sweep")
+    assert sweeper.is_running
+    assert sweeper.is_enabled
+    assert host.file("/usr/local/sbin/swarmstack-vxlan-sweep").mode == 0o755
+
+
 def test_engine_rotates_the_containers_json_logs(host) -> None:
     """site.yml installed the engine with daemon.json's log rotation; every task has it."""
     assert docker(host, "info", "--format", "'{{.LoggingDriver}}'").strip() == "json-file"
