@@ -27,14 +27,10 @@ from swarmlab import INVENTORY, MEASURED, STACK, Lab
 from swarmstack_harness.http import CONNECTION_ERRORS, request
 from swarmstack_harness.wait import wait_for
 
-if not INVENTORY:
-    pytest.skip(
-        "SWARMSTACK_INVENTORY is not set: these tests need the inventory of a live swarm "
-        "deployed by site.yml (e.g. SWARMSTACK_INVENTORY=inventory/lab-ha)",
-        allow_module_level=True,
-    )
-
-pytestmark = pytest.mark.lab
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(not INVENTORY, reason="needs a live swarm: set SWARMSTACK_INVENTORY"),
+]
 SWEEPER = "swarmstack-vxlan-sweep"
 FILE_EXISTS = "error creating vxlan interface: file exists"
 
