@@ -51,6 +51,7 @@ def test_a_vxlan_interface_left_behind_is_deleted_and_said() -> None:
         """
         ip link add vx-001001-er3xd type vxlan id 4097 dstport 4789
         ip link add vxlan0 type vxlan id 4098 dstport 4789
+        ip link add vx-mine type vxlan id 4100 dstport 4789
         ip link add br0 type bridge
         SWEEP_INTERVAL=0.2 sh "$SWEEP" once
         echo left:; ip -o link show | sed -n 's/^[0-9]*: \\([^:@]*\\).*/\\1/p'
@@ -59,8 +60,8 @@ def test_a_vxlan_interface_left_behind_is_deleted_and_said() -> None:
     assert done.returncode == 0, done.stderr
     assert "deleted vx-001001-er3xd" in done.stdout
     assert "outside its sandbox" in done.stdout
-    # Not dockerd's name for an interface in the host's namespace: left alone.
-    assert vxlans(done.stdout) == ["br0", "lo", "vxlan0"]
+    # Not dockerd's names (vx-<6 hex>-<5 of the network's ID>): left alone.
+    assert vxlans(done.stdout) == ["br0", "lo", "vx-mine", "vxlan0"]
 
 
 def test_an_interface_made_after_the_first_look_is_left_for_the_next() -> None:
