@@ -48,7 +48,7 @@ def sweeper(lab: Lab, host: str, state: str) -> None:
 
 
 def lb_errors(lab: Lab, name: str) -> list[str]:
-    """The errors of the load balancer's tasks on the node named `name`, newest first."""
+    """The errors of the load balancer's tasks on the node named `name`, in no order."""
     listed = shell(
         lab,
         lab.managers[0],
